@@ -1,0 +1,119 @@
+"""Load the demo content: a few people, boards and real photographs, so a new site looks alive.
+
+Idempotent: running it again adds only what is missing. Refuses to run in production.
+"""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
+
+from accounts.models import User, UserFollow
+from accounts.services import user_create
+from boards.models import Board, BoardCollaborator
+from boards.services import board_create
+from pins import services
+from pins.models import Pin
+
+DEMO_DIR = settings.BASE_DIR / "demo"
+DEMO_PASSWORD = "pinsite-demo"  # noqa: S105 - a published demo login, refused in production
+PACKAGE_URL = "https://packages.debian.org/bookworm/{package}"
+
+
+class Command(BaseCommand):
+    help = "Load demo people, boards and photographs (idempotent)."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--inline",
+            action="store_true",
+            help="Make renditions in this process instead of queueing them for the worker.",
+        )
+
+    def handle(self, *args, inline: bool, **options):
+        if settings.PRODUCTION:
+            raise CommandError(
+                "seed_demo creates accounts with a published password; not in production."
+            )
+        manifest = json.loads((DEMO_DIR / "photos.json").read_text())
+
+        people = {entry["username"]: self._user(entry) for entry in manifest["users"]}
+        boards = {}
+        for entry in manifest["boards"]:
+            board = self._board(people[entry["owner"]], entry)
+            boards[entry["name"]] = board
+            for name in entry.get("collaborators", []):
+                BoardCollaborator.objects.get_or_create(
+                    board=board, user=people[name], defaults={"invited_by": board.owner}
+                )
+
+        pins_by_file: dict[str, Pin] = {}
+        created = 0
+        for entry in manifest["pins"]:
+            pin, new = self._pin(people[entry["owner"]], boards[entry["board"]], entry)
+            pins_by_file[entry["file"]] = pin
+            created += new
+            if inline:
+                services.media_asset_process(asset_id=pin.media_id)
+
+        for entry in manifest["saves"]:
+            saver, original = people[entry["user"]], pins_by_file[entry["file"]]
+            if not Pin.objects.filter(owner=saver, parent=original).exists():
+                services.pin_save(user=saver, pin=original, board=boards[entry["board"]])
+
+        for follower, followee in manifest["follows"]:
+            UserFollow.objects.get_or_create(follower=people[follower], followee=people[followee])
+
+        self.stdout.write(
+            f"Demo content ready: {len(people)} people, {len(boards)} boards, "
+            f"{len(pins_by_file)} photos ({created} new). Log in as demo / {DEMO_PASSWORD}."
+        )
+
+    def _user(self, entry: dict) -> User:
+        user = User.objects.filter(username=entry["username"]).first()
+        if user is None:
+            user = user_create(
+                username=entry["username"],
+                email=f"{entry['username']}@example.com",
+                password=DEMO_PASSWORD,
+                display_name=entry["display_name"],
+            )
+            user.profile.bio = entry["bio"]
+            user.profile.save(update_fields=["bio"])
+        if entry["username"] == "demo" and not user.is_superuser:
+            # The demo login doubles as the staff login, so the admin can be tried at once.
+            user.is_staff = user.is_superuser = True
+            user.save(update_fields=["is_staff", "is_superuser"])
+        return user
+
+    def _board(self, owner: User, entry: dict) -> Board:
+        board = Board.objects.filter(owner=owner, name=entry["name"]).first()
+        if board is None:
+            board = board_create(
+                owner=owner,
+                name=entry["name"],
+                description=entry["description"],
+                is_secret=entry.get("secret", False),
+            )
+        return board
+
+    @transaction.atomic
+    def _pin(self, owner: User, board: Board, entry: dict) -> tuple[Pin, bool]:
+        data = (DEMO_DIR / "photos" / entry["file"]).read_bytes()
+        asset = services.media_asset_create(owner=owner, data=data)
+        existing = Pin.objects.filter(owner=owner, media=asset, parent=None).first()
+        if existing is not None:
+            return existing, False
+        pin = services.pin_create(
+            owner=owner,
+            media_asset=asset,
+            board=board,
+            title=entry["title"],
+            description=f"{entry['title']}. Wallpaper from Debian's {entry['package']} (GPL-2+).",
+            alt_text=entry["alt"],
+            source_url=PACKAGE_URL.format(package=entry["package"]),
+        )
+        return pin, True

@@ -1,0 +1,206 @@
+"""Writes for pins and media. Views, admin actions, commands and tasks call these."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from boards.models import Board
+from boards.services import board_pin_add
+from pins import media, storage
+from pins.models import MediaAsset, MediaRendition, Pin
+
+logger = logging.getLogger(__name__)
+
+
+def media_asset_create(*, owner, data: bytes) -> MediaAsset:
+    """Store an uploaded image and queue its processing; the same bytes twice give the same asset.
+
+    Raises ValidationError (code from the check that failed) for anything that is not an
+    acceptable image; nothing is stored then.
+    """
+    if len(data) > settings.MEDIA_MAX_UPLOAD_BYTES:
+        raise ValidationError(
+            f"This file is larger than {settings.MEDIA_MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
+            code="too_large",
+        )
+    try:
+        info = media.sniff_image(data)
+    except media.MediaRejected as rejected:
+        raise ValidationError(str(rejected), code=rejected.code) from None
+
+    content_hash = hashlib.sha256(data).hexdigest()
+    existing = MediaAsset.objects.filter(
+        owner=owner, content_hash=content_hash, released_at__isnull=True
+    ).first()
+    if existing is not None:
+        return existing
+
+    key = storage.original_key_new(fmt=info.format)
+    storage.put_bytes(key=key, data=data, fmt=info.format)
+    try:
+        with transaction.atomic():
+            asset = MediaAsset.objects.create(
+                owner=owner,
+                kind=MediaAsset.Kind.IMAGE,
+                original_key=key,
+                content_hash=content_hash,
+                byte_size=len(data),
+                format=info.format,
+                width=info.width,
+                height=info.height,
+            )
+            transaction.on_commit(lambda: _enqueue_processing(asset.pk))
+    except Exception:
+        # The row never existed, so nothing else will ever clean the object up.
+        storage.delete_keys(keys=[key])
+        raise
+    return asset
+
+
+def _enqueue_processing(asset_id: int) -> None:
+    from pins.tasks import media_asset_process_task
+
+    media_asset_process_task.delay(asset_id)
+
+
+def media_asset_process(*, asset_id: int) -> MediaAsset | None:
+    """Make whatever renditions the asset lacks and mark it ready (or failed, with a reason).
+
+    Safe to run twice or concurrently: the row lock serialises runs, and only missing
+    renditions are built, under deterministic keys. Returns None if the asset is gone.
+    """
+    with transaction.atomic():
+        asset = MediaAsset.objects.select_for_update().filter(pk=asset_id).first()
+        if asset is None or asset.released_at is not None:
+            return None
+        existing = set(asset.renditions.values_list("purpose", "width"))
+        complete = asset.width and set(media.ladder(asset.width)) <= existing
+        if asset.status == MediaAsset.Status.READY and complete:
+            return asset
+
+        try:
+            data = storage.read_bytes(key=asset.original_key)
+            info, color, rendered = media.render_ladder(data, skip=existing)
+        except media.MediaRejected as rejected:
+            asset.status = MediaAsset.Status.FAILED
+            asset.failure_reason = str(rejected)
+            asset.save(update_fields=["status", "failure_reason", "updated_at"])
+            return asset
+
+        for item in rendered:
+            key = storage.rendition_key(
+                original_key=asset.original_key,
+                purpose=item.purpose,
+                width=item.width,
+                fmt=item.format,
+            )
+            storage.put_bytes(key=key, data=item.data, fmt=item.format)
+            MediaRendition.objects.update_or_create(
+                asset=asset,
+                purpose=item.purpose,
+                width=item.width,
+                format=item.format,
+                defaults={"height": item.height, "key": key, "byte_size": len(item.data)},
+            )
+        asset.width, asset.height, asset.format = info.width, info.height, info.format
+        asset.dominant_color = color
+        asset.status = MediaAsset.Status.READY
+        asset.failure_reason = ""
+        asset.processed_at = timezone.now()
+        asset.save()
+    return asset
+
+
+def pin_create(
+    *,
+    owner,
+    media_asset: MediaAsset,
+    board: Board,
+    title: str = "",
+    description: str = "",
+    alt_text: str = "",
+    source_url: str = "",
+    parent: Pin | None = None,
+) -> Pin:
+    """Create a pin on ``board``. Raises ValidationError for bad fields (e.g. a javascript: link)."""
+    pin = Pin(
+        owner=owner,
+        media=media_asset,
+        title=title.strip(),
+        description=description.strip(),
+        alt_text=alt_text.strip(),
+        source_url=source_url.strip(),
+        parent=parent,
+    )
+    pin.full_clean()
+    with transaction.atomic():
+        pin.save()
+        board_pin_add(board=board, pin=pin, added_by=owner)
+    return pin
+
+
+def pin_save(*, user, pin: Pin, board: Board) -> Pin:
+    """Save someone's pin to one of ``user``'s boards: a new pin, same media, lineage kept."""
+    return pin_create(
+        owner=user,
+        media_asset=pin.media,
+        board=board,
+        title=pin.title,
+        description=pin.description,
+        alt_text=pin.alt_text,
+        source_url=pin.source_url,
+        parent=pin,
+    )
+
+
+def pin_delete(*, pin: Pin) -> None:
+    """Delete a pin; its media goes only with the last pin or profile that uses it."""
+    with transaction.atomic():
+        asset = MediaAsset.objects.select_for_update().get(pk=pin.media_id)
+        pin.delete()
+        media_asset_release(asset=asset)
+
+
+def media_asset_release(*, asset: MediaAsset) -> bool:
+    """Schedule deletion of ``asset`` if nothing refers to it any more; True if it was released.
+
+    Call inside a transaction holding the asset's row lock, after removing a reference.
+    """
+    from accounts.models import Profile
+
+    if asset.pins.exists() or Profile.objects.filter(avatar=asset).exists():
+        return False
+    asset.released_at = timezone.now()
+    asset.save(update_fields=["released_at", "updated_at"])
+    asset_id = asset.pk
+    transaction.on_commit(lambda: _enqueue_purge(asset_id))
+    return True
+
+
+def _enqueue_purge(asset_id: int) -> None:
+    from pins.tasks import media_asset_purge_task
+
+    media_asset_purge_task.delay(asset_id)
+
+
+def media_asset_purge(*, asset_id: int) -> bool:
+    """Delete a released asset's files, then its row. Re-runnable; False if there was nothing to do."""
+    with transaction.atomic():
+        asset = (
+            MediaAsset.objects.select_for_update()
+            .filter(pk=asset_id, released_at__isnull=False)
+            .first()
+        )
+        if asset is None:
+            return False
+        keys = [asset.original_key, *asset.renditions.values_list("key", flat=True)]
+        storage.delete_keys(keys=keys)
+        asset.delete()
+    logger.info("purged media asset %s (%d objects)", asset_id, len(keys))
+    return True

@@ -1,0 +1,98 @@
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from boards.services import board_pin_add
+from pins.models import MediaRendition
+from pins.tests.factories import make_asset, make_board, make_pin, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def _pins(owner, board, count):
+    pins = []
+    for index in range(count):
+        asset = make_asset(owner, dominant_color="#aabbcc", width=1000, height=1500)
+        for width in (236, 474, 736):
+            MediaRendition.objects.create(
+                asset=asset,
+                purpose="grid",
+                width=width,
+                height=width * 3 // 2,
+                format="webp",
+                key=f"{asset.original_key}/grid-{width}.webp",
+                byte_size=1000,
+            )
+        pins.append(
+            make_pin(owner, board, media_asset=asset, title=f"Pin {index}", alt_text=f"Alt {index}")
+        )
+    return pins
+
+
+def test_home_shows_public_pins_with_reserved_space_and_srcset(client):
+    owner = make_user()
+    public = _pins(owner, make_board(owner, "Open"), 2)
+    secret = _pins(owner, make_board(owner, "Hidden", is_secret=True), 1)
+    page = client.get("/").content.decode()
+    for pin in public:
+        assert f'href="/pin/{pin.pk}/"' in page
+    assert f'href="/pin/{secret[0].pk}/"' not in page
+    assert 'width="1000" height="1500"' in page
+    assert "background-color: #aabbcc" in page
+    # On S3 each URL carries its signature as a query string.
+    assert re.search(r"grid-236\.webp\S* 236w", page) and re.search(r"grid-736\.webp\S* 736w", page)
+    assert 'alt="Alt 0"' in page
+
+
+def test_secret_pins_and_boards_are_404_for_others_and_200_for_the_owner(client):
+    owner, stranger = make_user(), make_user()
+    board = make_board(owner, "Plans", is_secret=True)
+    pin = _pins(owner, board, 1)[0]
+    for url in (pin.get_absolute_url(), board.get_absolute_url()):
+        assert client.get(url).status_code == 404
+        client.force_login(stranger)
+        assert client.get(url).status_code == 404
+        client.force_login(owner)
+        assert client.get(url).status_code == 200
+        client.logout()
+
+
+def test_pin_page_shows_source_safely_and_the_visible_boards(client):
+    owner = make_user()
+    public_board = make_board(owner, "Open")
+    secret_board = make_board(owner, "Hidden", is_secret=True)
+    pin = make_pin(owner, public_board, title="Lake", source_url="https://example.com/lake")
+    board_pin_add(board=secret_board, pin=pin, added_by=owner)
+    page = client.get(pin.get_absolute_url()).content.decode()
+    assert 'rel="nofollow ugc noopener"' in page
+    assert "Open" in page and "Hidden" not in page
+
+
+def test_profile_lists_public_boards_only(client):
+    owner = make_user("jo")
+    make_board(owner, "Open")
+    make_board(owner, "Hidden", is_secret=True)
+    page = client.get("/people/JO/").content.decode()
+    assert "Open" in page and "Hidden" not in page
+    assert client.get("/people/nobody-here/").status_code == 404
+
+
+@pytest.mark.parametrize("url_for", [lambda board: "/", lambda board: board.get_absolute_url()])
+def test_grid_pages_use_a_constant_number_of_queries(client, url_for):
+    owner = make_user()
+    board = make_board(owner)
+    _pins(owner, board, 3)
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url_for(board)).status_code == 200
+    _pins(owner, board, 12)
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url_for(board)).status_code == 200
+    assert len(many) == len(few) <= 4
+
+
+def test_health_endpoint(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}

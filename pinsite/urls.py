@@ -1,0 +1,22 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from pinsite import health
+
+urlpatterns = [
+    path("", include("pins.urls")),
+    path("boards/", include("boards.urls")),
+    path("people/", include("accounts.urls")),
+    path("healthz", health.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]
+
+if settings.DEBUG and settings.STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
+    from django.conf.urls.static import static
+
+    # Local-disk media on the embedded default; S3 media is served by the bucket through signed URLs.
+    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+
+admin.site.site_header = "pinsite staff"
+admin.site.site_title = "pinsite staff"

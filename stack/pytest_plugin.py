@@ -1,0 +1,121 @@
+"""pytest harness: start the real services for one test session, before Django reads its settings.
+
+Loaded with ``-p stack.pytest_plugin`` (see pyproject.toml). It wraps pytest's start-up so the
+PostgreSQL primary with 2 replicas, Redis and the S3 server run on free ports in a temporary folder
+and their addresses are in the environment when Django's settings module is imported; everything is
+stopped and removed when the session ends.
+
+The environment is scrubbed first: a developer's own ``DATABASE_URL`` or bucket must never reach a
+test. With ``CI=true`` a service that cannot start ends the run with its log; elsewhere the suite
+falls back to the embedded default (SQLite, local disk) and the tests that need a service are
+skipped with the reason shown. ``PINSITE_TEST_STACK=off`` asks for that fallback on purpose.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from stack import Stack, StackError
+
+# Every variable pinsite's settings read, so none leaks in from the shell running the tests.
+SETTINGS_VARIABLES = (
+    "DJANGO_ENV",
+    "DJANGO_DEBUG",
+    "DJANGO_SECRET_KEY",
+    "DJANGO_ALLOWED_HOSTS",
+    "DJANGO_CSRF_TRUSTED_ORIGINS",
+    "DATABASE_URL",
+    "DATABASE_REPLICA_URLS",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "CELERY_TASK_ALWAYS_EAGER",
+    "AWS_STORAGE_BUCKET_NAME",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_S3_REGION_NAME",
+    "S3_ENDPOINT_URL",
+    "MEDIA_ROOT",
+    "EMAIL_URL",
+    "PINSITE_VAR_DIR",
+)
+
+_session: dict = {"stack": None, "root": None, "unavailable": None}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def current_stack() -> Stack | None:
+    """The services started for this session, or None when running on the embedded default."""
+    return _session["stack"]
+
+
+def require_stack() -> Stack:
+    """The session's services; skips the calling test (never in CI) when they could not start."""
+    stack = _session["stack"]
+    if stack is None:
+        pytest.skip(f"needs the real services: {_session['unavailable']}")
+    return stack
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_load_initial_conftests(early_config, parser, args):
+    # Runs around pytest-django's own hook, which imports the settings module.
+    for name in SETTINGS_VARIABLES:
+        os.environ.pop(name, None)
+    root = Path(tempfile.mkdtemp(prefix="pinsite-test-"))
+    _session["root"] = root
+    # The embedded default's files go to the temp folder too, never to the checkout's var/.
+    os.environ["PINSITE_VAR_DIR"] = str(root / "var")
+
+    if os.environ.get("PINSITE_TEST_STACK", "on").lower() == "off":
+        _session["unavailable"] = "PINSITE_TEST_STACK=off"
+        if in_ci():
+            pytest.exit("PINSITE_TEST_STACK=off is not allowed in CI: every test must run", 2)
+    else:
+        stack = Stack(root / "stack")
+        try:
+            stack.start()
+            stack.wait_replicas_caught_up()
+        except StackError as error:
+            stack.stop()
+            if in_ci():
+                pytest.exit(f"a test service failed to start (CI=true):\n{error}", 3)
+            _session["unavailable"] = str(error).splitlines()[0]
+            print(
+                f"\npinsite: real services unavailable, using the embedded default: {error}",
+                file=sys.stderr,
+            )
+        else:
+            _session["stack"] = stack
+            os.environ.update(stack.env())
+    yield
+
+
+def pytest_unconfigure(config):
+    stack, root = _session["stack"], _session["root"]
+    if stack is not None:
+        stack.stop()
+        _session["stack"] = None
+    if root is not None:
+        shutil.rmtree(root, ignore_errors=True)
+        _session["root"] = None
+
+
+def pytest_report_header(config):
+    stack = _session["stack"]
+    if stack is None:
+        return f"pinsite services: embedded default ({_session['unavailable']})"
+    env = stack.env()
+    return (
+        f"pinsite services: primary {env['DATABASE_URL']}, "
+        f"{len(env['DATABASE_REPLICA_URLS'].split(','))} replicas, {env['REDIS_URL']}, "
+        f"S3 {env['S3_ENDPOINT_URL']}"
+    )
