@@ -97,6 +97,7 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop_and_exit)
     signal.signal(signal.SIGTERM, stop_and_exit)
+    signal.signal(signal.SIGHUP, stop_and_exit)
 
     url = f"http://127.0.0.1:{port}/"
     for _ in range(200):

@@ -47,9 +47,10 @@ def _start_apps(st: Stack, web_port: int | None) -> str:
     st.start_process("celery-worker", worker, env, REPO)
     beat = [*celery, "beat", "--schedule", str(st.root / "celerybeat-schedule")]
     st.start_process("celery-beat", beat, env, REPO)
-    running = st.app_argv("web")  # a live gunicorn keeps its port
-    bind = running[running.index("-b") + 1] if running else ""
-    bind = bind or f"127.0.0.1:{web_port or free_ports(1)[0]}"
+    if running := st.app_argv("web"):  # a live gunicorn keeps its port
+        bind = running[running.index("-b") + 1]
+    else:
+        bind = f"127.0.0.1:{web_port or free_ports(1)[0]}"
     # gunicorn's control socket defaults to one path in $HOME, shared by every stack.
     web = [python, "-m", "gunicorn", "pinsite.wsgi:application", "-b", bind]
     web += ["--access-logfile", "-", "--control-socket", str(st.root / "gunicorn.ctl")]

@@ -73,6 +73,16 @@ def postmaster(data_dir: Path) -> ProcessId | None:
     return from_pidfile(data_dir / "postmaster.pid", ("postgres", "postmaster"))
 
 
+def _kill_if_alive(pm: ProcessId) -> None:
+    """SIGKILL a postmaster that outlived pg_ctl stop, with its backends.
+
+    Each backend runs in its own session, so killpg would miss them.
+    """
+    if pm.alive():
+        signal_all([*children(pm.pid), pm.pid], signal.SIGKILL)
+        wait_until(lambda: not pm.alive() and not children(pm.pid), 5.0)
+
+
 class PostgresCluster:
     def __init__(self, folder: Path, logs: Path, port: int, replica_ports: Sequence[int]) -> None:
         self.folder = folder
@@ -167,9 +177,7 @@ class PostgresCluster:
             with contextlib.suppress(StackError):  # what did not stop is killed below
                 run_all([as_postgres([*pg_ctl, "-D", str(d)]) for d in running])
             for pm in running.values():
-                # Backends are the postmaster's children, each in its own session: no killpg.
-                signal_all([*children(pm.pid), pm.pid] if pm.alive() else [], signal.SIGKILL)
-                wait_until(lambda pm=pm: not pm.alive() and not children(pm.pid), 5.0)
+                _kill_if_alive(pm)
 
     def psql(self, sql: str, port: int | None = None, db: str = "postgres") -> str:
         port = port or self.port

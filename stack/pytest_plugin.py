@@ -23,27 +23,18 @@ import pytest
 
 from stack import Stack, StackError
 
-# Every variable pinsite's settings read, so none leaks in from the shell running the tests.
-SETTINGS_VARIABLES = (
-    "DJANGO_ENV",
-    "DJANGO_DEBUG",
-    "DJANGO_SECRET_KEY",
-    "DJANGO_ALLOWED_HOSTS",
-    "DJANGO_CSRF_TRUSTED_ORIGINS",
-    "DATABASE_URL",
-    "DATABASE_REPLICA_URLS",
-    "REDIS_URL",
-    "CELERY_BROKER_URL",
-    "CELERY_TASK_ALWAYS_EAGER",
-    "AWS_STORAGE_BUCKET_NAME",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_S3_REGION_NAME",
-    "S3_ENDPOINT_URL",
-    "MEDIA_ROOT",
-    "EMAIL_URL",
-    "PINSITE_VAR_DIR",
-)
+ENV_EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
+
+
+def settings_variables() -> list[str]:
+    """Every variable pinsite's settings read, as listed in .env.example (a test keeps it complete)."""
+    names = []
+    for line in ENV_EXAMPLE.read_text().splitlines():
+        name, sep, _value = line.partition("=")
+        if sep and name.isupper() and not name.startswith("#"):
+            names.append(name.strip())
+    return names
+
 
 _session: dict = {"stack": None, "root": None, "unavailable": None}
 
@@ -68,7 +59,7 @@ def require_stack() -> Stack:
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_load_initial_conftests(early_config, parser, args):
     # Runs around pytest-django's own hook, which imports the settings module.
-    for name in SETTINGS_VARIABLES:
+    for name in settings_variables():
         os.environ.pop(name, None)
     root = Path(tempfile.mkdtemp(prefix="pinsite-test-"))
     _session["root"] = root

@@ -35,14 +35,11 @@ S3_ENV = {
 def _ensure_binaries(services: Iterable[str]) -> None:
     if "s3" in services:
         moto_command()  # raises with the pip command when moto is missing
-    missing = [
-        package
-        for service, package, present in [
-            ("postgres", "postgresql-15", (PG_BIN / "initdb").exists()),
-            ("redis", "redis-server", shutil.which("redis-server")),
-        ]
-        if service in services and not present
-    ]
+    missing = []
+    if "postgres" in services and not (PG_BIN / "initdb").exists():
+        missing.append("postgresql-15")
+    if "redis" in services and not shutil.which("redis-server"):
+        missing.append("redis-server")
     if not missing:
         return
     if os.geteuid() != 0:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from stack.pytest_plugin import SETTINGS_VARIABLES
+from stack.pytest_plugin import settings_variables
 
 REPO = Path(__file__).resolve().parents[2]
 PROBE = """
@@ -32,7 +33,7 @@ print(json.dumps({
 
 
 def run_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in SETTINGS_VARIABLES}
+    clean = {k: v for k, v in os.environ.items() if k not in settings_variables()}
     clean["DJANGO_SETTINGS_MODULE"] = "pinsite.settings"
     return subprocess.run(
         [sys.executable, *args],
@@ -155,3 +156,10 @@ def test_the_deploy_check_catches_a_weakened_production_setting():
     )
     assert done.returncode != 0
     assert "security.W004" in done.stderr + done.stdout
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    source = (REPO / "pinsite" / "settings.py").read_text()
+    read = set(re.findall(r'env_(?:str|bool|int|list)\("([A-Z0-9_]+)"', source))
+    assert read, "the pattern no longer matches how settings.py reads variables"
+    assert read <= set(settings_variables())
