@@ -103,12 +103,14 @@ class PinAdmin(admin.ModelAdmin):
 
     @admin.action(description="Hide from everyone but the owner")
     def hide(self, request, queryset) -> None:
-        count = queryset.update(moderation_state=Pin.Moderation.HIDDEN)
+        ids = list(queryset.values_list("pk", flat=True))
+        count = services.pin_moderate(pin_ids=ids, state=Pin.Moderation.HIDDEN)
         self.message_user(request, f"Hid {count} pin(s).", messages.SUCCESS)
 
     @admin.action(description="Make visible again")
     def make_visible(self, request, queryset) -> None:
-        count = queryset.update(moderation_state=Pin.Moderation.VISIBLE)
+        ids = list(queryset.values_list("pk", flat=True))
+        count = services.pin_moderate(pin_ids=ids, state=Pin.Moderation.VISIBLE)
         self.message_user(request, f"Made {count} pin(s) visible.", messages.SUCCESS)
 
     def delete_model(self, request, obj: Pin) -> None:

@@ -159,6 +159,16 @@ def pin_save(*, user, pin: Pin, board: Board) -> Pin:
     )
 
 
+def pin_moderate(*, pin_ids: list[int], state: str, note: str = "") -> int:
+    """Set the moderation state of pins (staff); returns how many changed."""
+    if state not in Pin.Moderation.values:
+        raise ValidationError(f"Unknown moderation state {state!r}.", code="invalid_state")
+    changes = {"moderation_state": state, "updated_at": timezone.now()}
+    if note:
+        changes["moderation_note"] = note
+    return Pin.objects.filter(pk__in=pin_ids).exclude(moderation_state=state).update(**changes)
+
+
 def pin_delete(*, pin: Pin) -> None:
     """Delete a pin; its media goes only with the last pin or profile that uses it."""
     with transaction.atomic():

@@ -100,3 +100,34 @@ def test_changelist_queries_do_not_grow_with_rows(staff_client, model):
     with CaptureQueriesContext(connection) as many:
         assert staff_client.get(url).status_code == 200
     assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+
+
+def test_moderation_actions_hide_and_restore_pins(staff_client, client):
+    from pins.models import Pin
+
+    populate(2)
+    pins = list(Pin.objects.order_by("pk"))
+    url = reverse("admin:pins_pin_changelist")
+    chosen = [str(pins[0].pk)]
+    response = staff_client.post(url, {"action": "hide", "_selected_action": chosen}, follow=True)
+    assert "Hid 1 pin(s)." in response.content.decode()
+    assert Pin.objects.get(pk=pins[0].pk).moderation_state == Pin.Moderation.HIDDEN
+    assert client.get(pins[0].get_absolute_url()).status_code == 404
+    assert client.get(pins[1].get_absolute_url()).status_code == 200
+    staff_client.post(url, {"action": "make_visible", "_selected_action": chosen})
+    assert client.get(pins[0].get_absolute_url()).status_code == 200
+
+
+def test_deleting_a_pin_in_the_admin_releases_media_nobody_else_uses(
+    staff_client, django_capture_on_commit_callbacks
+):
+    from pins.models import MediaAsset, Pin
+
+    populate(1)
+    pin = Pin.objects.get()
+    url = reverse("admin:pins_pin_delete", args=[pin.pk])
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert staff_client.post(url, {"post": "yes"}).status_code == 302
+    assert not Pin.objects.exists()
+    assert MediaAsset.objects.get(pk=pin.media_id).released_at is not None
+    assert len(callbacks) == 1
