@@ -42,6 +42,10 @@ def _start_apps(st: Stack, web_port: int | None) -> str:
     migrate = [python, "manage.py", "migrate", "--noinput"]
     if subprocess.run(migrate, cwd=REPO, env=env, check=False).returncode != 0:
         raise StackError("manage.py migrate failed (its output is above)")
+    # Demo content makes the stack look alive; its renditions are made by the worker below.
+    seed = [python, "manage.py", "seed_demo"]
+    if subprocess.run(seed, cwd=REPO, env=env, check=False).returncode != 0:
+        raise StackError("manage.py seed_demo failed (its output is above)")
     celery = [python, "-m", "celery", "-A", "pinsite"]
     worker = [*celery, "worker", "-Q", CELERY_QUEUES, "--loglevel", "INFO"]
     st.start_process("celery-worker", worker, env, REPO)

@@ -161,8 +161,8 @@ class Stack:
         launched = [service for service in services if not self._alive(service)]
         wanted = [self.ports[service] for service in launched]
         if "postgres" in services:
-            dead = zip(self.replica_dirs, self.replica_ports, strict=False)
-            wanted += [port for data_dir, port in dead if postmaster(data_dir) is None]
+            replicas = zip(self.replica_dirs, self.replica_ports, strict=False)
+            wanted += [port for data_dir, port in replicas if postmaster(data_dir) is None]
         taken = [port for port in wanted if port and not port_free(port)]
         if taken:  # else redis, say, would only fail after the full wait for its PING
             raise StackError(f"ports {taken} on 127.0.0.1 are taken by other programs")
