@@ -1,17 +1,21 @@
-"""Writes for accounts."""
+"""Writes for accounts: creating people, their profiles and who follows whom."""
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 
-from accounts.models import Profile, User
+from accounts.models import Profile, User, UserFollow
+from accounts.usernames import username_normalize, username_validate
 
 
 def user_create(
     *, username: str, email: str = "", password: str | None = None, display_name: str = ""
 ) -> User:
-    """Create a person with their profile. Raises ValidationError for a taken or invalid name."""
-    user = User(username=User.normalize_username(username.strip()), email=email.strip().lower())
+    """Create a person with their profile. Raises ValidationError for a taken or refused name."""
+    name = username_normalize(username)
+    username_validate(name)
+    user = User(username=name, email=email.strip().lower())
     if password is None:
         user.set_unusable_password()
     else:
@@ -21,3 +25,43 @@ def user_create(
         user.save()
         Profile.objects.create(user=user, display_name=display_name.strip())
     return user
+
+
+def profile_update(
+    *, user: User, display_name: str, bio: str, website: str, avatar_data: bytes | None = None
+) -> Profile:
+    """Update ``user``'s profile; a new avatar replaces the old one, which is released if unused."""
+    from pins.services import media_asset_create, media_asset_release
+
+    profile, _ = Profile.objects.get_or_create(user=user)
+    new_avatar = media_asset_create(owner=user, data=avatar_data) if avatar_data else None
+    with transaction.atomic():
+        profile = Profile.objects.select_for_update().get(pk=profile.pk)
+        old_avatar = profile.avatar
+        profile.display_name, profile.bio, profile.website = (
+            display_name.strip(),
+            bio.strip(),
+            website.strip(),
+        )
+        if new_avatar is not None:
+            profile.avatar = new_avatar
+        profile.full_clean()
+        profile.save()
+        if new_avatar is not None and old_avatar is not None and old_avatar.pk != new_avatar.pk:
+            media_asset_release(asset=old_avatar)
+    return profile
+
+
+def user_follow(*, follower: User, followee: User) -> UserFollow:
+    if follower.pk == followee.pk:
+        raise ValidationError("You cannot follow yourself.", code="self_follow")
+    try:
+        with transaction.atomic():
+            follow, _ = UserFollow.objects.get_or_create(follower=follower, followee=followee)
+    except IntegrityError:  # a concurrent identical follow won the race; same outcome
+        follow = UserFollow.objects.get(follower=follower, followee=followee)
+    return follow
+
+
+def user_unfollow(*, follower: User, followee: User) -> None:
+    UserFollow.objects.filter(follower=follower, followee=followee).delete()

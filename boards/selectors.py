@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from boards.models import Board
+from django.db.models import Q, QuerySet
+from django.db.models.functions import Lower
+
+from boards.models import Board, BoardCollaborator
 
 
 def board_get_visible(*, user, username: str, slug: str) -> Board:
@@ -27,3 +30,30 @@ def board_list_for_pin(*, user, pin) -> list[Board]:
         .select_related("owner")
         .order_by("name")
     )
+
+
+def board_pinnable(*, user) -> QuerySet[Board]:
+    """Boards ``user`` may add pins to (their own and group boards they were invited to), by name."""
+    if not user.is_authenticated:
+        return Board.objects.none()
+    own_or_member = Q(owner=user) | Q(
+        pk__in=BoardCollaborator.objects.filter(user=user).values("board")
+    )
+    return Board.objects.filter(own_or_member).select_related("owner").order_by(Lower("name"), "id")
+
+
+def board_list_pinnable(*, user) -> list[Board]:
+    return list(board_pinnable(user=user))
+
+
+def board_search(*, user, query: str, limit: int = 12) -> list[Board]:
+    """Boards ``user`` may see whose name or description holds every word of ``query``."""
+    from pins.selectors import search_words
+
+    boards = Board.objects.visible_to(user)
+    words = search_words(query)
+    if not words:
+        return []
+    for word in words:
+        boards = boards.filter(Q(name__icontains=word) | Q(description__icontains=word))
+    return list(boards.select_related("owner").order_by(Lower("name"), "id")[:limit])

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Min
 from django.utils.text import slugify
 
-from boards.models import POSITION_GAP, Board, BoardPin
+from boards.models import POSITION_GAP, Board, BoardCollaborator, BoardFollow, BoardPin
 
 
 def _slug_free(*, owner, name: str) -> str:
@@ -20,8 +21,17 @@ def _slug_free(*, owner, name: str) -> str:
     return slug
 
 
+def _name_free(*, owner, name: str, exclude_pk: int | None = None) -> None:
+    taken = Board.objects.filter(owner=owner, name__iexact=name).exclude(pk=exclude_pk)
+    if taken.exists():
+        raise ValidationError(
+            {"name": f"You already have a board called “{name}”."}, code="duplicate_name"
+        )
+
+
 def board_create(*, owner, name: str, description: str = "", is_secret: bool = False) -> Board:
     """Create a board. Raises ValidationError if ``owner`` already has a board of that name."""
+    _name_free(owner=owner, name=name.strip())
     board = Board(
         owner=owner,
         name=name.strip(),
@@ -45,3 +55,102 @@ def board_pin_add(*, board: Board, pin, added_by) -> BoardPin:
         top = BoardPin.objects.filter(board=board).aggregate(top=Min("position"))["top"]
         position = 0 if top is None else top - POSITION_GAP
         return BoardPin.objects.create(board=board, pin=pin, position=position, added_by=added_by)
+
+
+def board_update(*, board: Board, name: str, description: str, is_secret: bool) -> Board:
+    """Rename or re-describe a board, or change its secrecy. ValidationError for a taken name."""
+    name = name.strip()
+    _name_free(owner=board.owner, name=name, exclude_pk=board.pk)
+    if slugify(name, allow_unicode=True) != slugify(board.name, allow_unicode=True):
+        board.slug = _slug_free(owner=board.owner, name=name)
+    board.name, board.description, board.is_secret = name, description.strip(), is_secret
+    board.full_clean()
+    board.save()
+    return board
+
+
+def board_delete(*, board: Board) -> None:
+    """Delete a board and the pins that are on no other board; media goes with its last reference."""
+    from pins.models import Pin
+    from pins.services import pin_delete
+
+    with transaction.atomic():
+        on_board = Pin.objects.filter(placements__board=board)
+        # Pins that are also on another board stay; only their placement here goes.
+        for pin in on_board.exclude(placements__board__in=Board.objects.exclude(pk=board.pk)):
+            pin_delete(pin=pin)
+        board.delete()
+
+
+def board_collaborator_add(*, board: Board, user, invited_by) -> BoardCollaborator:
+    """Let ``user`` add pins to ``board``. Only the owner manages members."""
+    if invited_by.pk != board.owner_id:
+        raise ValidationError("Only the board's owner can invite people.", code="not_owner")
+    if user.pk == board.owner_id:
+        raise ValidationError("You already own this board.", code="owner")
+    member, _ = BoardCollaborator.objects.get_or_create(
+        board=board, user=user, defaults={"invited_by": invited_by}
+    )
+    return member
+
+
+def board_collaborator_remove(*, board: Board, user, removed_by) -> None:
+    """Remove a collaborator (the owner may remove anyone; a collaborator may leave)."""
+    if removed_by.pk not in (board.owner_id, user.pk):
+        raise ValidationError("Only the board's owner can remove people.", code="not_owner")
+    BoardCollaborator.objects.filter(board=board, user=user).delete()
+
+
+def board_can_add_pins(*, board: Board, user) -> bool:
+    return user.is_authenticated and (
+        board.owner_id == user.pk or board.memberships.filter(user=user).exists()
+    )
+
+
+def board_pin_move(*, board: Board, pin_id: int, before_id: int | None) -> BoardPin:
+    """Move a pin to just before ``before_id`` (None: to the end). Usually writes one row.
+
+    When there is no gap left between the neighbours, the board is renumbered once.
+    """
+    with transaction.atomic():
+        Board.objects.select_for_update().filter(pk=board.pk).first()
+        moving = BoardPin.objects.get(board=board, pin_id=pin_id)
+        order = list(
+            BoardPin.objects.filter(board=board)
+            .exclude(pk=moving.pk)
+            .order_by("position", "id")
+            .values_list("pin_id", "position")
+        )
+        index = len(order)
+        if before_id is not None:
+            index = next((i for i, (pid, _) in enumerate(order) if pid == before_id), len(order))
+        low = order[index - 1][1] if index > 0 else None
+        high = order[index][1] if index < len(order) else None
+        if low is None and high is None:
+            position = 0
+        elif low is None:
+            position = high - POSITION_GAP
+        elif high is None:
+            position = low + POSITION_GAP
+        elif high - low > 1:
+            position = (low + high) // 2
+        else:
+            order.insert(index, (pin_id, None))
+            for rank, (pid, _) in enumerate(order):
+                BoardPin.objects.filter(board=board, pin_id=pid).update(
+                    position=rank * POSITION_GAP
+                )
+            moving.refresh_from_db()
+            return moving
+        moving.position = position
+        moving.save(update_fields=["position"])
+        return moving
+
+
+def board_follow(*, follower, board: Board) -> BoardFollow:
+    follow, _ = BoardFollow.objects.get_or_create(follower=follower, board=board)
+    return follow
+
+
+def board_unfollow(*, follower, board: Board) -> None:
+    BoardFollow.objects.filter(follower=follower, board=board).delete()

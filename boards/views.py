@@ -1,22 +1,176 @@
 from __future__ import annotations
 
-from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import render
+import json
 
-from boards.models import Board
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from accounts.models import User
+from boards import services
+from boards.forms import BoardForm, CollaboratorForm
+from boards.models import Board, BoardFollow
 from boards.selectors import board_get_visible
 from pins.selectors import pin_list_for_board
-from pins.views import GRID_SIZES, pin_card
+from pins.views import GRID_SIZES, pin_cards
+from pinsite.form_errors import form_add_service_errors
+
+
+def _visible_board(request: HttpRequest, username: str, slug: str) -> Board:
+    try:
+        return board_get_visible(user=request.user, username=username, slug=slug)
+    except Board.DoesNotExist:
+        raise Http404("No such board") from None
+
+
+def _owned_board(request: HttpRequest, username: str, slug: str) -> Board:
+    board = _visible_board(request, username, slug)
+    if board.owner_id != request.user.pk:
+        # Collaborators and visitors may look, not manage; hiding the page keeps it simple.
+        raise Http404("No such board")
+    return board
 
 
 def board_detail(request: HttpRequest, username: str, slug: str) -> HttpResponse:
-    try:
-        board = board_get_visible(user=request.user, username=username, slug=slug)
-    except Board.DoesNotExist:
-        raise Http404("No such board") from None
+    board = _visible_board(request, username, slug)
     pins = pin_list_for_board(user=request.user, board=board)
+    user = request.user
+    can_add = services.board_can_add_pins(board=board, user=user)
     return render(
         request,
         "boards/board_detail.html",
-        {"board": board, "cards": [pin_card(pin) for pin in pins], "sizes": GRID_SIZES},
+        {
+            "board": board,
+            "cards": pin_cards(pins),
+            "sizes": GRID_SIZES,
+            "is_owner": user.is_authenticated and board.owner_id == user.pk,
+            "can_add": can_add,
+            "reorder_url": reverse("boards:reorder", args=[board.owner.username, board.slug])
+            if can_add
+            else "",
+            "following": user.is_authenticated
+            and BoardFollow.objects.filter(follower=user, board=board).exists(),
+            "members": board.memberships.select_related("user").order_by("user__username"),
+            "collaborator_form": CollaboratorForm(),
+        },
     )
+
+
+@login_required
+def board_create(request: HttpRequest) -> HttpResponse:
+    form = BoardForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            board = services.board_create(
+                owner=request.user,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                is_secret=form.cleaned_data["is_secret"],
+            )
+        except ValidationError as error:
+            form_add_service_errors(form, error)
+        else:
+            messages.success(request, f"Board “{board.name}” created.")
+            return redirect(board)
+    return render(request, "boards/board_form.html", {"form": form, "creating": True})
+
+
+@login_required
+def board_edit(request: HttpRequest, username: str, slug: str) -> HttpResponse:
+    board = _owned_board(request, username, slug)
+    form = BoardForm(request.POST or None, instance=Board.objects.get(pk=board.pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            board = services.board_update(
+                board=board,
+                name=form.cleaned_data["name"],
+                description=form.cleaned_data["description"],
+                is_secret=form.cleaned_data["is_secret"],
+            )
+        except ValidationError as error:
+            form_add_service_errors(form, error)
+        else:
+            messages.success(request, "Board saved.")
+            return redirect(board)
+    return render(request, "boards/board_form.html", {"form": form, "board": board})
+
+
+@login_required
+@require_POST
+def board_delete(request: HttpRequest, username: str, slug: str) -> HttpResponse:
+    board = _owned_board(request, username, slug)
+    name = board.name
+    services.board_delete(board=board)
+    messages.success(request, f"Board “{name}” deleted.")
+    return redirect(request.user.get_absolute_url())
+
+
+@login_required
+@require_POST
+def board_follow(request: HttpRequest, username: str, slug: str) -> HttpResponse:
+    board = _visible_board(request, username, slug)
+    if request.POST.get("action") == "unfollow":
+        services.board_unfollow(follower=request.user, board=board)
+        messages.success(request, f"You no longer follow “{board.name}”.")
+    else:
+        services.board_follow(follower=request.user, board=board)
+        messages.success(request, f"You follow “{board.name}”; its new pins show in your feed.")
+    return redirect(board)
+
+
+@login_required
+@require_POST
+def board_members(request: HttpRequest, username: str, slug: str) -> HttpResponse:
+    board = _visible_board(request, username, slug)
+    form = CollaboratorForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the username of the person to invite.")
+        return redirect(board)
+    person = User.objects.filter(username__iexact=form.cleaned_data["username"].strip()).first()
+    if person is None:
+        messages.error(request, f"Nobody is called “{form.cleaned_data['username']}”.")
+        return redirect(board)
+    try:
+        if request.POST.get("action") == "remove":
+            services.board_collaborator_remove(board=board, user=person, removed_by=request.user)
+            messages.success(request, f"{person.username} is no longer on this board.")
+        else:
+            services.board_collaborator_add(board=board, user=person, invited_by=request.user)
+            messages.success(request, f"{person.username} can now add pins to this board.")
+    except ValidationError as error:
+        messages.error(request, error.messages[0])
+    if request.POST.get("action") == "remove" and person.pk == request.user.pk:
+        return redirect("pins:home")
+    return redirect(board)
+
+
+@login_required
+@require_POST
+def board_reorder(request: HttpRequest, username: str, slug: str) -> HttpResponse:
+    """Move one pin: JSON or form body with ``pin`` and ``before`` (empty for the end)."""
+    board = _visible_board(request, username, slug)
+    if not services.board_can_add_pins(board=board, user=request.user):
+        raise Http404("No such board")
+    data = (
+        json.loads(request.body or b"{}")
+        if request.content_type == "application/json"
+        else request.POST
+    )
+    try:
+        pin_id = int(data.get("pin"))
+        before = data.get("before")
+        before_id = int(before) if before not in (None, "") else None
+        placement = services.board_pin_move(board=board, pin_id=pin_id, before_id=before_id)
+    except (TypeError, ValueError):
+        return JsonResponse(
+            {"error": "Give the pin to move and the pin to put it before."}, status=400
+        )
+    except board.placements.model.DoesNotExist:
+        return JsonResponse({"error": "That pin is not on this board."}, status=400)
+    if request.content_type == "application/json":
+        return JsonResponse({"pin": pin_id, "position": placement.position})
+    return redirect(board)

@@ -1,10 +1,22 @@
-"""Reads for pins. Every query goes through ``Pin.objects.visible_to``."""
+"""Reads for pins. Every query starts from ``Pin.objects.visible_to``: the one visibility gate."""
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+import base64
+import re
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime
 
+from django.db import connection
+from django.db.models import Case, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
+
+from accounts.models import UserFollow
+from boards.models import Board, BoardFollow, BoardPin
 from pins.models import MediaRendition, Pin
+
+MAX_SEARCH_WORDS = 8
+WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def _with_media(queryset: QuerySet[Pin]) -> QuerySet[Pin]:
@@ -21,7 +33,33 @@ def pin_list_recent(*, user, limit: int = 50) -> list[Pin]:
 
 def pin_get_visible(*, user, pk: int) -> Pin:
     """The pin if ``user`` may see it; Pin.DoesNotExist otherwise (shown as 404, never 403)."""
-    return _with_media(Pin.objects.visible_to(user)).select_related("parent__owner").get(pk=pk)
+    return _with_media(Pin.objects.visible_to(user)).get(pk=pk)
+
+
+def pin_parent_visible(*, user, pin: Pin) -> Pin | None:
+    """Where ``pin`` was saved from, only if ``user`` may see that pin (a secret origin stays hidden)."""
+    if pin.parent_id is None:
+        return None
+    return Pin.objects.visible_to(user).select_related("owner").filter(pk=pin.parent_id).first()
+
+
+def pin_saves_visible(*, user, pin: Pin, limit: int = 12) -> list[Pin]:
+    """Saves of ``pin`` that ``user`` may see, with their owners: "who saved it"."""
+    return list(
+        Pin.objects.visible_to(user)
+        .filter(parent=pin)
+        .select_related("owner")
+        .order_by("-created_at", "-id")[:limit]
+    )
+
+
+def pin_list_by_ids(*, user, ids: list[int]) -> list[Pin]:
+    return list(_with_media(Pin.objects.visible_to(user).filter(pk__in=ids)))
+
+
+def pin_for_asset(*, user, asset) -> Pin | None:
+    """``user``'s own pin of ``asset``, if there is one: an upload of the same bytes finds it."""
+    return Pin.objects.filter(owner=user, media=asset).order_by("created_at").first()
 
 
 def pin_list_for_board(*, user, board, limit: int = 200) -> list[Pin]:
@@ -32,3 +70,184 @@ def pin_list_for_board(*, user, board, limit: int = 200) -> list[Pin]:
         .order_by("placements__position", "placements__id")
     )
     return list(_with_media(queryset)[:limit])
+
+
+def pin_list_for_owner(*, user, owner, limit: int = 50) -> list[Pin]:
+    queryset = Pin.objects.visible_to(user).filter(owner=owner).order_by("-created_at", "-id")
+    return list(_with_media(queryset)[:limit])
+
+
+# --- Home feed -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FeedPage:
+    pins: list[Pin]
+    next_cursor: str | None
+    following_count: int  # how many of ``pins`` come from people and boards the user follows
+
+
+def _cursor_encode(phase: str, pin: Pin) -> str:
+    raw = f"{phase}|{pin.created_at.isoformat()}|{pin.pk}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _cursor_decode(cursor: str | None) -> tuple[str, datetime, int] | None:
+    """None for no cursor; raises ValueError for a malformed one."""
+    if not cursor:
+        return None
+    padded = cursor + "=" * (-len(cursor) % 4)
+    phase, stamp, pk = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
+    if phase not in {"f", "p"}:
+        raise ValueError("unknown feed phase")
+    return phase, datetime.fromisoformat(stamp), int(pk)
+
+
+def _following_condition(user) -> Q:
+    followed_people = UserFollow.objects.filter(follower=user).values("followee")
+    followed_boards = BoardFollow.objects.filter(follower=user).values("board")
+    on_followed_board = Exists(
+        BoardPin.objects.filter(pin=OuterRef("pk"), board__in=followed_boards)
+    )
+    return Q(owner__in=followed_people) | on_followed_board | Q(owner=user)
+
+
+def _after(queryset: QuerySet[Pin], position: tuple[datetime, int] | None) -> QuerySet[Pin]:
+    if position is None:
+        return queryset
+    stamp, pk = position
+    return queryset.filter(Q(created_at__lt=stamp) | Q(created_at=stamp, id__lt=pk))
+
+
+def pin_feed_for_user(*, user, cursor: str | None = None, limit: int = 30) -> FeedPage:
+    """The home feed: pins from followed people and boards (and one's own), newest first; then
+    everyone else's fresh pins, newest first. Keyset pagination, so page 1,000 costs what page 1 does.
+
+    Raises ValueError for a malformed cursor.
+    """
+    decoded = _cursor_decode(cursor)
+    visible = Pin.objects.visible_to(user).order_by("-created_at", "-id")
+    authenticated = user is not None and user.is_authenticated
+    phase = decoded[0] if decoded else ("f" if authenticated else "p")
+    position = (decoded[1], decoded[2]) if decoded else None
+
+    pins: list[Pin] = []
+    following_count = 0
+    if phase == "f":
+        following = _with_media(_after(visible.filter(_following_condition(user)), position))
+        pins = list(following[: limit + 1])
+        if len(pins) > limit:
+            pins = pins[:limit]
+            return FeedPage(pins, _cursor_encode("f", pins[-1]), len(pins))
+        following_count = len(pins)
+        phase, position = "p", None
+    rest = visible.exclude(_following_condition(user)) if authenticated else visible
+    more = list(_with_media(_after(rest, position))[: limit - len(pins) + 1])
+    has_more = len(more) > limit - len(pins)
+    pins += more[: limit - len(pins)]
+    next_cursor = _cursor_encode("p", pins[-1]) if has_more and pins else None
+    return FeedPage(pins, next_cursor, following_count)
+
+
+# --- Search and "more like this" ---------------------------------------------------------------
+
+
+def search_words(query: str) -> list[str]:
+    return [word.lower() for word in WORD.findall(query)][:MAX_SEARCH_WORDS]
+
+
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+SEARCH_CONFIG = "english"
+
+
+def pin_search_vector():
+    """The expression the GIN index ``pins_pin_search`` is built on (migration 0002): queries must
+    use exactly this expression for PostgreSQL to use the index."""
+    from django.contrib.postgres.search import SearchVector
+
+    return SearchVector("title", "description", config=SEARCH_CONFIG)
+
+
+def board_search_vector():
+    from django.contrib.postgres.search import SearchVector
+
+    return SearchVector("name", "description", config=SEARCH_CONFIG)
+
+
+def pin_search(*, user, query: str, limit: int = 50) -> list[Pin]:
+    """Pins whose title, description or boards' names hold every word of ``query``, best first.
+
+    PostgreSQL: full-text search on a stored, GIN-indexed tsvector (English stemming), ranked.
+    SQLite: every word must appear (case-insensitive) in the title, description or a board name;
+    title matches rank first.
+    """
+    words = search_words(query)
+    if not words:
+        return []
+    visible = Pin.objects.visible_to(user)
+    if _postgres():
+        from django.contrib.postgres.search import SearchQuery, SearchRank
+
+        search = SearchQuery(" ".join(words), search_type="plain", config=SEARCH_CONFIG)
+        matching_boards = (
+            Board.objects.visible_to(user)
+            .annotate(document=board_search_vector())
+            .filter(document=search)
+        )
+        on_matching_board = Exists(
+            BoardPin.objects.filter(pin=OuterRef("pk"), board__in=matching_boards.values("pk"))
+        )
+        queryset = (
+            visible.annotate(document=pin_search_vector())
+            .filter(Q(document=search) | on_matching_board)
+            .annotate(rank=SearchRank(pin_search_vector(), search))
+            .order_by("-rank", "-created_at", "-id")
+        )
+    else:
+        queryset = visible
+        for word in words:
+            queryset = queryset.filter(
+                Q(title__icontains=word)
+                | Q(description__icontains=word)
+                | Exists(BoardPin.objects.filter(pin=OuterRef("pk"), board__name__icontains=word))
+            )
+        # Rank: how many of the words are in the title, then newest.
+        title_hits = sum(
+            (Case(When(title__icontains=word, then=Value(1)), default=Value(0)) for word in words),
+            start=Value(0),
+        )
+        queryset = queryset.annotate(rank=title_hits).order_by("-rank", "-created_at", "-id")
+    return list(_with_media(queryset)[:limit])
+
+
+def pin_related(*, user, pin: Pin, limit: int = 24) -> list[Pin]:
+    """ "More like this": ranked by shared boards (3 each), shared savers (2) and title words (1)."""
+    visible = Pin.objects.visible_to(user).exclude(media_id=pin.media_id)
+    scores: Counter[int] = Counter()
+    boards = Board.objects.visible_to(user).filter(placements__pin=pin).values("pk")
+    for pk in visible.filter(placements__board__in=boards).values_list("pk", flat=True)[:300]:
+        scores[pk] += 3
+    savers = Pin.objects.filter(media_id=pin.media_id).values("owner")
+    for pk in visible.filter(owner__in=savers).values_list("pk", flat=True)[:300]:
+        scores[pk] += 2
+    words = [w for w in search_words(pin.title) if len(w) > 2]
+    if words:
+        if _postgres():
+            from django.contrib.postgres.search import SearchQuery
+
+            text = SearchQuery(" | ".join(words), search_type="raw", config=SEARCH_CONFIG)
+            matches = visible.annotate(document=pin_search_vector()).filter(document=text)
+        else:
+            any_word = Q()
+            for word in words:
+                any_word |= Q(title__icontains=word)
+            matches = visible.filter(any_word)
+        for pk in matches.values_list("pk", flat=True)[:300]:
+            scores[pk] += 1
+    ranked = [pk for pk, _ in sorted(scores.items(), key=lambda item: (-item[1], -item[0]))]
+    ranked = ranked[:limit]
+    by_pk = {p.pk: p for p in _with_media(Pin.objects.filter(pk__in=ranked))}
+    return [by_pk[pk] for pk in ranked if pk in by_pk]

@@ -13,7 +13,7 @@ from django.utils import timezone
 from boards.models import Board
 from boards.services import board_pin_add
 from pins import media, storage
-from pins.models import MediaAsset, MediaRendition, Pin
+from pins.models import MediaAsset, MediaRendition, Pin, PinReport
 
 logger = logging.getLogger(__name__)
 
@@ -145,8 +145,51 @@ def pin_create(
     return pin
 
 
+def _board_check_can_add(*, board: Board, user) -> None:
+    from boards.services import board_can_add_pins
+
+    if not board_can_add_pins(board=board, user=user):
+        raise ValidationError(
+            {
+                "board": "You can only add pins to your own boards and group boards you were invited to."
+            },
+            code="not_member",
+        )
+
+
+def pin_publish(
+    *,
+    owner,
+    media_asset: MediaAsset,
+    board: Board,
+    title: str = "",
+    description: str = "",
+    alt_text: str = "",
+    source_url: str = "",
+) -> Pin:
+    """Publish an uploaded asset as a pin on a board ``owner`` may add to."""
+    _board_check_can_add(board=board, user=owner)
+    return pin_create(
+        owner=owner,
+        media_asset=media_asset,
+        board=board,
+        title=title,
+        description=description,
+        alt_text=alt_text,
+        source_url=source_url,
+    )
+
+
 def pin_save(*, user, pin: Pin, board: Board) -> Pin:
-    """Save someone's pin to one of ``user``'s boards: a new pin, same media, lineage kept."""
+    """Save someone's pin to one of ``user``'s boards: a new pin, same media, lineage kept.
+
+    Raises ValidationError when ``user`` may not add to ``board`` or the image is already on it.
+    """
+    _board_check_can_add(board=board, user=user)
+    if board.placements.filter(pin__media_id=pin.media_id).exists():
+        raise ValidationError(
+            {"board": f"This image is already on “{board.name}”."}, code="already_saved"
+        )
     return pin_create(
         owner=user,
         media_asset=pin.media,
@@ -157,6 +200,20 @@ def pin_save(*, user, pin: Pin, board: Board) -> Pin:
         source_url=pin.source_url,
         parent=pin,
     )
+
+
+def pin_report_create(*, pin: Pin, reporter, reason: str, detail: str = "") -> PinReport:
+    """File a report for the staff queue; a second open report by the same person updates the first."""
+    report, created = PinReport.objects.get_or_create(
+        pin=pin,
+        reporter=reporter,
+        status=PinReport.Status.OPEN,
+        defaults={"reason": reason, "detail": detail.strip()},
+    )
+    if not created:
+        report.reason, report.detail = reason, detail.strip()
+        report.save(update_fields=["reason", "detail"])
+    return report
 
 
 def pin_moderate(*, pin_ids: list[int], state: str, note: str = "") -> int:
@@ -180,10 +237,12 @@ def pin_delete(*, pin: Pin) -> None:
 def media_asset_release(*, asset: MediaAsset) -> bool:
     """Schedule deletion of ``asset`` if nothing refers to it any more; True if it was released.
 
-    Call inside a transaction holding the asset's row lock, after removing a reference.
+    Call inside a transaction, after removing a reference; it takes the asset's row lock so a
+    concurrent new reference (a save) and the release cannot interleave.
     """
     from accounts.models import Profile
 
+    asset = MediaAsset.objects.select_for_update().get(pk=asset.pk)
     if asset.pins.exists() or Profile.objects.filter(avatar=asset).exists():
         return False
     asset.released_at = timezone.now()

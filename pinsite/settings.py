@@ -105,7 +105,9 @@ ROOT_URLCONF = "pinsite.urls"
 WSGI_APPLICATION = "pinsite.wsgi.application"
 AUTH_USER_MODEL = "accounts.User"
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-LOGIN_URL = "admin:login"
+LOGIN_URL = "accounts:login"
+LOGIN_REDIRECT_URL = "pins:home"
+LOGOUT_REDIRECT_URL = "pins:home"
 
 TEMPLATES = [
     {

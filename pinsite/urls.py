@@ -7,7 +7,7 @@ from pinsite import health
 urlpatterns = [
     path("", include("pins.urls")),
     path("boards/", include("boards.urls")),
-    path("people/", include("accounts.urls")),
+    path("", include("accounts.urls")),
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
 ]

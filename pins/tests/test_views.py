@@ -71,10 +71,10 @@ def test_pin_page_shows_source_safely_and_the_visible_boards(client):
 
 
 def test_profile_lists_public_boards_only(client):
-    owner = make_user("jo")
+    owner = make_user("joan")
     make_board(owner, "Open")
     make_board(owner, "Hidden", is_secret=True)
-    page = client.get("/people/JO/").content.decode()
+    page = client.get("/people/JOAN/").content.decode()
     assert "Open" in page and "Hidden" not in page
     assert client.get("/people/nobody-here/").status_code == 404
 

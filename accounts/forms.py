@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth import password_validation
+
+from accounts.models import Profile, User
+from accounts.usernames import username_normalize, username_validate
+
+
+class SignUpForm(forms.Form):
+    username = forms.CharField(
+        max_length=30,
+        help_text="3-30 letters a-z, digits, dots, dashes or underscores.",
+        widget=forms.TextInput(attrs={"autocomplete": "username", "autocapitalize": "none"}),
+    )
+    email = forms.EmailField(widget=forms.EmailInput(attrs={"autocomplete": "email"}))
+    password = forms.CharField(
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+        help_text="At least 8 characters; not only digits, not a common password.",
+    )
+
+    def clean_username(self) -> str:
+        name = username_normalize(self.cleaned_data["username"])
+        username_validate(name)
+        if User.objects.filter(username__iexact=name).exists():
+            raise forms.ValidationError("That name is taken. Please choose another.", code="taken")
+        return name
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip().lower()
+        if User.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError(
+                "An account already uses this address. Log in or reset your password.", code="taken"
+            )
+        return email
+
+    def clean(self):
+        cleaned = super().clean()
+        password = cleaned.get("password")
+        if password:
+            candidate = User(username=cleaned.get("username", ""), email=cleaned.get("email", ""))
+            try:
+                password_validation.validate_password(password, candidate)
+            except forms.ValidationError as error:
+                self.add_error("password", error)
+        return cleaned
+
+
+class ProfileForm(forms.ModelForm):
+    # A plain file field: pinsite's media service checks the bytes itself (format, size, pixels).
+    avatar_file = forms.FileField(
+        required=False, label="Avatar", help_text="A JPEG, PNG, GIF or WebP image."
+    )
+
+    website = forms.URLField(
+        max_length=2048,
+        required=False,
+        assume_scheme="https",
+        widget=forms.URLInput(attrs={"placeholder": "https://"}),
+        help_text="An http or https link.",
+    )
+
+    class Meta:
+        model = Profile
+        fields = ["display_name", "bio", "website"]

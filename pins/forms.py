@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from django import forms
+
+from boards.selectors import board_pinnable
+from pins.models import Pin, PinReport
+
+
+class PinUploadForm(forms.Form):
+    """One file from the upload page. The bytes are checked by the media service, not here."""
+
+    file = forms.FileField(
+        error_messages={"required": "Choose an image to upload.", "empty": "This file is empty."}
+    )
+
+
+class PinDetailsForm(forms.Form):
+    """What a person says about one uploaded image before it is published."""
+
+    asset = forms.IntegerField(widget=forms.HiddenInput)
+    board = forms.IntegerField(error_messages={"required": "Choose a board for this pin."})
+    title = forms.CharField(max_length=Pin._meta.get_field("title").max_length, required=False)
+    description = forms.CharField(
+        max_length=Pin._meta.get_field("description").max_length,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+    alt_text = forms.CharField(
+        max_length=Pin._meta.get_field("alt_text").max_length,
+        required=False,
+        label="Alt text",
+        help_text="Describe the image for people who use screen readers.",
+    )
+    source_url = forms.URLField(
+        max_length=2048,
+        required=False,
+        label="Source link",
+        assume_scheme="https",
+        error_messages={"invalid": "Enter a web address starting with http:// or https://."},
+    )
+
+
+class PinSaveForm(forms.Form):
+    """Save to one of my boards, or name a new board to create in place."""
+
+    board = forms.ModelChoiceField(queryset=None, required=False, empty_label="Choose a board")
+    new_board_name = forms.CharField(max_length=100, required=False, label="Or a new board")
+    new_board_secret = forms.BooleanField(required=False, label="Secret")
+
+    def __init__(self, *args, user, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["board"].queryset = board_pinnable(user=user)
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("board") and not cleaned.get("new_board_name", "").strip():
+            raise forms.ValidationError(
+                "Choose one of your boards or give a name for a new one.", code="no_board"
+            )
+        return cleaned
+
+
+class PinReportForm(forms.Form):
+    reason = forms.ChoiceField(choices=PinReport.Reason.choices)
+    detail = forms.CharField(
+        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Details"
+    )

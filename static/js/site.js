@@ -1,0 +1,384 @@
+// pinsite's page behaviour: masonry layout, infinite feed, live thumbnails, uploads, reordering.
+// Plain JavaScript, no build step. Every page works without it, except uploading.
+"use strict";
+
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+const ROW_PX = 8;
+const GAP_PX = 16;
+
+// --- Masonry: each card spans as many 8 px rows as its content is tall --------------------------
+function layoutGrid(grid) {
+  for (const card of grid.children) {
+    const content = card.firstElementChild;
+    if (!content) continue;
+    const height = content.getBoundingClientRect().height;
+    if (height > 0) card.style.gridRowEnd = `span ${Math.ceil((height + GAP_PX) / ROW_PX)}`;
+  }
+}
+function layoutAll() {
+  document.querySelectorAll("[data-grid]").forEach(layoutGrid);
+}
+let resizeTimer = null;
+window.addEventListener("resize", () => {
+  clearTimeout(resizeTimer);
+  resizeTimer = setTimeout(layoutAll, 100);
+});
+
+// --- Live thumbnails: poll for pins still being processed and fill them in ----------------------
+const pollState = { timer: null, delay: 1000, started: 0 };
+
+function pendingIds() {
+  const ids = new Set();
+  document.querySelectorAll("[data-pin][data-pending]").forEach((el) => ids.add(el.dataset.pin));
+  return [...ids];
+}
+
+function fillCard(el, info) {
+  const sizes = "(max-width: 520px) 50vw, 236px";
+  const alt = el.querySelector("img")?.alt || el.dataset.alt || "";
+  if (el.classList.contains("pin-detail")) {
+    const box = el.querySelector(".pin-image");
+    const img = document.createElement("img");
+    img.src = info.large || info.src;
+    img.alt = box.dataset.alt || alt;
+    box.replaceChildren(img);
+  } else {
+    const box = el.querySelector(".card-media");
+    if (!box) return;
+    const img = document.createElement("img");
+    img.src = info.src;
+    if (info.srcset) {
+      img.srcset = info.srcset;
+      img.sizes = sizes;
+    }
+    img.alt = el.dataset.alt || el.querySelector(".card-title")?.textContent || "";
+    img.decoding = "async";
+    box.style.backgroundColor = info.color;
+    box.replaceChildren(img);
+  }
+  delete el.dataset.pending;
+}
+
+async function pollOnce() {
+  const ids = pendingIds();
+  if (!ids.length) return;
+  try {
+    const response = await fetch(`/pin/status/?ids=${ids.join(",")}`, { credentials: "same-origin" });
+    if (response.ok) {
+      const { pins } = await response.json();
+      for (const [id, info] of Object.entries(pins)) {
+        if (info.status !== "ready" && info.status !== "failed") continue;
+        document.querySelectorAll(`[data-pin="${id}"][data-pending]`).forEach((el) => {
+          if (info.status === "ready" && info.src) fillCard(el, info);
+          else {
+            const state = el.querySelector(".card-state");
+            if (state) state.textContent = info.reason ? `Could not process: ${info.reason}` : "Could not process this image";
+            delete el.dataset.pending;
+          }
+        });
+      }
+      pollState.delay = 1000;
+    } else {
+      pollState.delay = Math.min(pollState.delay * 2, 15000);
+    }
+  } catch {
+    pollState.delay = Math.min(pollState.delay * 2, 15000);
+  }
+  layoutAll();
+  schedulePoll();
+}
+
+function schedulePoll() {
+  clearTimeout(pollState.timer);
+  if (!pendingIds().length) return;
+  if (!pollState.started) pollState.started = Date.now();
+  if (Date.now() - pollState.started > 10 * 60 * 1000) return; // stop after ten minutes
+  pollState.timer = setTimeout(pollOnce, pollState.delay);
+}
+
+// --- Infinite feed with cursor pagination; coming back restores the pins and the place ----------
+function setupFeed(feed) {
+  const more = document.querySelector("[data-more]");
+  const status = document.querySelector("[data-feed-status]");
+  const storeKey = `pinsite:feed:${location.pathname}${location.search}`;
+  let grid = feed.querySelector("[data-grid]");
+  let cursor = feed.dataset.nextCursor;
+  let loading = false;
+
+  const save = (extraHtml) => {
+    try {
+      const previous = JSON.parse(sessionStorage.getItem(storeKey) || "{}");
+      sessionStorage.setItem(
+        storeKey,
+        JSON.stringify({ html: (previous.html || "") + (extraHtml || ""), cursor, scroll: window.scrollY }),
+      );
+    } catch {
+      /* storage full or disabled: the feed still works, it just starts at the top */
+    }
+  };
+
+  const append = (html) => {
+    const holder = document.createElement("template");
+    holder.innerHTML = html;
+    grid.append(...holder.content.children);
+    layoutGrid(grid);
+  };
+
+  async function loadMore() {
+    if (loading || !cursor) return;
+    loading = true;
+    try {
+      const url = `${feed.dataset.feedUrl}?cursor=${encodeURIComponent(cursor)}&partial=1`;
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (!response.ok) throw new Error(String(response.status));
+      const holder = document.createElement("template");
+      holder.innerHTML = await response.text();
+      const page = holder.content.querySelector("template");
+      const html = page.innerHTML;
+      cursor = page.dataset.nextCursor;
+      append(html);
+      save(html);
+      if (status) status.textContent = `${page.content.children.length} more pins loaded.`;
+      if (more) {
+        if (cursor) more.href = `?cursor=${cursor}`;
+        else more.parentElement.remove();
+      }
+      schedulePoll();
+    } catch {
+      if (status) status.textContent = "Could not load more pins. Try again.";
+    } finally {
+      loading = false;
+    }
+  }
+
+  const navigation = performance.getEntriesByType("navigation")[0];
+  if (navigation && navigation.type === "back_forward") {
+    try {
+      const saved = JSON.parse(sessionStorage.getItem(storeKey) || "null");
+      if (saved && saved.html && grid) {
+        append(saved.html);
+        cursor = saved.cursor;
+        if (!cursor && more) more.parentElement.remove();
+        else if (more) more.href = `?cursor=${cursor}`;
+        requestAnimationFrame(() => window.scrollTo(0, saved.scroll || 0));
+      }
+    } catch {
+      /* nothing saved */
+    }
+  } else {
+    sessionStorage.removeItem(storeKey);
+  }
+  window.addEventListener("pagehide", () => save(""));
+
+  if (!more || !grid) return;
+  more.addEventListener("click", (event) => {
+    event.preventDefault();
+    loadMore();
+  });
+  if ("IntersectionObserver" in window) {
+    new IntersectionObserver((entries) => {
+      if (entries.some((entry) => entry.isIntersecting)) loadMore();
+    }, { rootMargin: "800px" }).observe(more);
+  }
+}
+
+// --- Uploading: each file goes up with its own progress bar, then gets its details --------------
+function setupUpload(root) {
+  const list = root.querySelector("[data-upload-list]");
+  const template = root.querySelector("[data-upload-item]");
+  const input = root.querySelector("[data-files]");
+  const dropzone = root.querySelector("[data-dropzone]");
+  const boardSelect = root.querySelector("[data-board]");
+  const publishAllWrap = root.querySelector("[data-publish-all-wrap]");
+  const maxBytes = Number(root.dataset.maxBytes);
+
+  function uploadFile(file) {
+    const item = template.content.firstElementChild.cloneNode(true);
+    const bar = item.querySelector("progress");
+    const state = item.querySelector(".upload-state");
+    const form = item.querySelector("form");
+    item.querySelector(".upload-name").textContent = file.name;
+    bar.setAttribute("aria-label", `Uploading ${file.name}`);
+    list.append(item);
+    if (file.size > maxBytes) {
+      state.textContent = `Too large: the limit is ${Math.round(maxBytes / 1048576)} MB.`;
+      item.classList.add("failed");
+      bar.remove();
+      return;
+    }
+    const body = new FormData();
+    body.append("file", file);
+    const request = new XMLHttpRequest();
+    request.open("POST", root.dataset.uploadUrl);
+    request.setRequestHeader("X-CSRFToken", csrfToken());
+    request.upload.addEventListener("progress", (event) => {
+      if (event.lengthComputable) {
+        bar.value = Math.round((event.loaded / event.total) * 100);
+        state.textContent = `Uploading… ${bar.value}%`;
+      }
+    });
+    request.addEventListener("load", () => {
+      let reply = {};
+      try {
+        reply = JSON.parse(request.responseText);
+      } catch {
+        reply = { error: "The server could not take this file. Try again." };
+      }
+      if (request.status !== 201) {
+        state.textContent = reply.error || "Upload failed.";
+        item.classList.add("failed");
+        return;
+      }
+      bar.value = 100;
+      state.textContent = "Uploaded. Describe it, then publish.";
+      if (reply.duplicate_of) {
+        const link = document.createElement("a");
+        link.href = reply.duplicate_of;
+        link.textContent = "You already pinned this image: see it";
+        state.append(" ", link);
+      }
+      item.dataset.asset = reply.asset;
+      form.elements.asset.value = reply.asset;
+      form.hidden = false;
+      form.elements.title.focus({ preventScroll: true });
+      publishAllWrap.hidden = false;
+    });
+    request.addEventListener("error", () => {
+      state.textContent = "The connection dropped. Try this file again.";
+      item.classList.add("failed");
+    });
+    request.send(body);
+
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      publish(item, form);
+    });
+  }
+
+  async function publish(item, form) {
+    const errors = form.querySelector(".errors");
+    const body = new FormData(form);
+    body.append("board", boardSelect.value);
+    errors.textContent = "";
+    const response = await fetch(root.dataset.publishUrl, {
+      method: "POST",
+      body,
+      headers: { "X-CSRFToken": csrfToken(), Accept: "application/json" },
+      credentials: "same-origin",
+    });
+    const reply = await response.json().catch(() => ({ errors: { __all__: ["Publishing failed."] } }));
+    if (!response.ok) {
+      errors.textContent = Object.values(reply.errors || {}).flat().join(" ");
+      return false;
+    }
+    const title = form.elements.title.value;
+    const card = document.createElement("a");
+    card.href = reply.url;
+    card.className = "upload-published";
+    card.dataset.pin = reply.pin;
+    card.dataset.pending = "1";
+    card.dataset.alt = form.elements.alt_text.value || title;
+    card.innerHTML = '<span class="card-media"><span class="card-state">Preparing…</span></span>';
+    const label = document.createElement("span");
+    label.className = "card-title";
+    label.textContent = title || "Untitled pin";
+    card.append(label);
+    form.replaceWith(card);
+    item.querySelector(".upload-state").textContent = "Published.";
+    item.classList.add("published");
+    schedulePoll();
+    return true;
+  }
+
+  root.querySelector("[data-publish-all]").addEventListener("click", async () => {
+    for (const form of list.querySelectorAll("form:not([hidden])")) {
+      await publish(form.closest(".upload-item"), form);
+    }
+  });
+  input.addEventListener("change", () => {
+    [...input.files].forEach(uploadFile);
+    input.value = "";
+  });
+  for (const type of ["dragenter", "dragover"]) {
+    dropzone.addEventListener(type, (event) => {
+      event.preventDefault();
+      dropzone.classList.add("over");
+    });
+  }
+  dropzone.addEventListener("dragleave", () => dropzone.classList.remove("over"));
+  dropzone.addEventListener("drop", (event) => {
+    event.preventDefault();
+    dropzone.classList.remove("over");
+    [...event.dataTransfer.files].forEach(uploadFile);
+  });
+}
+
+// --- Reordering a board: drag and drop, or Alt+Arrow keys on a focused pin ----------------------
+function setupReorder(grid) {
+  const url = grid.dataset.reorderUrl;
+  const live = document.createElement("p");
+  live.className = "visually-hidden";
+  live.setAttribute("aria-live", "assertive");
+  grid.after(live);
+  let dragged = null;
+
+  async function send(card) {
+    const before = card.nextElementSibling?.dataset.pin || "";
+    const response = await fetch(url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: JSON.stringify({ pin: card.dataset.pin, before }),
+      credentials: "same-origin",
+    });
+    const position = [...grid.children].indexOf(card) + 1;
+    live.textContent = response.ok
+      ? `Moved to position ${position} of ${grid.children.length}.`
+      : "Could not save the new order. Reload the page.";
+    layoutGrid(grid);
+  }
+
+  for (const card of grid.children) {
+    card.draggable = true;
+    card.addEventListener("dragstart", (event) => {
+      dragged = card;
+      card.classList.add("dragging");
+      event.dataTransfer.effectAllowed = "move";
+      event.dataTransfer.setData("text/plain", card.dataset.pin);
+    });
+    card.addEventListener("dragend", () => {
+      card.classList.remove("dragging");
+      if (dragged) send(dragged);
+      dragged = null;
+    });
+    card.addEventListener("dragover", (event) => {
+      if (!dragged || dragged === card) return;
+      event.preventDefault();
+      const box = card.getBoundingClientRect();
+      const after = event.clientY > box.top + box.height / 2;
+      card[after ? "after" : "before"](dragged);
+    });
+    card.addEventListener("drop", (event) => event.preventDefault());
+    card.addEventListener("keydown", (event) => {
+      if (!event.altKey) return;
+      const back = event.key === "ArrowLeft" || event.key === "ArrowUp";
+      const forward = event.key === "ArrowRight" || event.key === "ArrowDown";
+      if (!back && !forward) return;
+      event.preventDefault();
+      const sibling = back ? card.previousElementSibling : card.nextElementSibling;
+      if (!sibling) return;
+      sibling[back ? "before" : "after"](card);
+      card.querySelector("a")?.focus();
+      send(card);
+    });
+  }
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  document.documentElement.classList.add("js");
+  layoutAll();
+  document.querySelectorAll("[data-feed]").forEach(setupFeed);
+  document.querySelectorAll("[data-upload]").forEach(setupUpload);
+  document.querySelectorAll("[data-reorder-url]").forEach(setupReorder);
+  schedulePoll();
+});
+window.addEventListener("load", layoutAll);
