@@ -168,7 +168,9 @@ def pin_search_vector():
     use exactly this expression for PostgreSQL to use the index."""
     from django.contrib.postgres.search import SearchVector
 
-    return SearchVector("title", "description", config=SEARCH_CONFIG)
+    return SearchVector("title", config=SEARCH_CONFIG, weight="A") + SearchVector(
+        "description", config=SEARCH_CONFIG, weight="B"
+    )
 
 
 def board_search_vector():

@@ -7,9 +7,10 @@ The indexed expressions are exactly what ``pins.selectors.pin_search_vector`` an
 from django.db import migrations
 
 PIN_INDEX = """
-CREATE INDEX IF NOT EXISTS pins_pin_search ON pins_pin USING gin (
-    to_tsvector('english'::regconfig, COALESCE(title, '') || ' ' || COALESCE(description, ''))
-)
+CREATE INDEX IF NOT EXISTS pins_pin_search ON pins_pin USING gin ((
+    setweight(to_tsvector('english'::regconfig, COALESCE(title, '')), 'A')
+    || setweight(to_tsvector('english'::regconfig, COALESCE(description, '')), 'B')
+))
 """
 BOARD_INDEX = """
 CREATE INDEX IF NOT EXISTS boards_board_search ON boards_board USING gin (

@@ -1,0 +1,429 @@
+"""The pages a person uses around pins: feed, search, pin page, save, report, upload and publish.
+
+Every surface is checked against another person's secret content: it must not appear, and its
+URL is a 404.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+
+from accounts.services import user_follow
+from boards.models import BoardPin
+from boards.services import board_collaborator_add, board_follow, board_pin_add
+from pins import selectors
+from pins.models import MediaAsset, MediaRendition, Pin, PinReport
+from pins.services import pin_save
+from pins.tests.factories import image_bytes, make_asset, make_board, make_pin, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+def _ready_pin(owner, board, **fields) -> Pin:
+    asset = make_asset(owner, dominant_color="#336699", width=900, height=1200)
+    for width in (236, 474, 736):
+        MediaRendition.objects.create(
+            asset=asset,
+            purpose="grid",
+            width=width,
+            height=width * 4 // 3,
+            format="webp",
+            key=f"{asset.original_key}/grid-{width}.webp",
+            byte_size=100,
+        )
+    return make_pin(owner, board, media_asset=asset, **fields)
+
+
+def _pin_ids(html: str, pins) -> set[int]:
+    return {pin.pk for pin in pins if f'href="/pin/{pin.pk}/"' in html}
+
+
+# --- Home feed ---------------------------------------------------------------------------------
+
+
+def test_feed_puts_followed_people_and_boards_first_then_fresh_pins(client):
+    me, friend, board_owner, stranger = make_user(), make_user(), make_user(), make_user()
+    followed_board = make_board(board_owner, "Followed")
+    friend_pin = _ready_pin(friend, make_board(friend), title="Friend's")
+    board_pin = _ready_pin(board_owner, followed_board, title="On followed board")
+    stranger_pin = _ready_pin(stranger, make_board(stranger), title="Newest of all")
+    user_follow(follower=me, followee=friend)
+    board_follow(follower=me, board=followed_board)
+
+    page = selectors.pin_feed_for_user(user=me, limit=10)
+    order = [pin.pk for pin in page.pins]
+    assert order == [board_pin.pk, friend_pin.pk, stranger_pin.pk]
+    assert page.following_count == 2
+
+    client.force_login(me)
+    html = client.get("/").content.decode()
+    assert html.index(f"/pin/{board_pin.pk}/") < html.index(f"/pin/{stranger_pin.pk}/")
+
+
+def test_feed_cursor_walks_every_visible_pin_once_and_never_a_secret_one(client):
+    me, friend, other = make_user(), make_user(), make_user()
+    user_follow(follower=me, followee=friend)
+    friend_board, other_board = make_board(friend), make_board(other)
+    secret = _ready_pin(other, make_board(other, is_secret=True), title="secret")
+    expected = {_ready_pin(friend, friend_board).pk for _ in range(5)}
+    expected |= {_ready_pin(other, other_board).pk for _ in range(6)}
+
+    seen: list[int] = []
+    cursor = None
+    for _ in range(20):
+        page = selectors.pin_feed_for_user(user=me, cursor=cursor, limit=4)
+        seen += [pin.pk for pin in page.pins]
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert len(seen) == len(set(seen)) == len(expected)
+    assert set(seen) == expected
+    assert secret.pk not in seen
+
+
+def test_feed_partial_page_and_a_broken_cursor(client):
+    owner = make_user()
+    board = make_board(owner)
+    pins = [_ready_pin(owner, board) for _ in range(3)]
+    first = selectors.pin_feed_for_user(user=None, limit=2)
+    response = client.get("/", {"cursor": first.next_cursor, "partial": "1"})
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert html.startswith("<template") and "<html" not in html
+    assert _pin_ids(html, pins) == {pins[0].pk}  # the oldest is what is left after two
+    broken = client.get("/", {"cursor": "not-a-cursor"})
+    assert broken.status_code == 400
+    assert "That page link is broken" in broken.content.decode()
+
+
+def test_deep_feed_pages_cost_the_same_queries_as_the_first(client):
+    owner = make_user()
+    board = make_board(owner)
+    for _ in range(12):
+        _ready_pin(owner, board)
+    client.force_login(make_user())
+    with CaptureQueriesContext(connection) as first:
+        client.get("/", {"partial": "1"})
+    page = selectors.pin_feed_for_user(user=None, limit=10)
+    with CaptureQueriesContext(connection) as deep:
+        client.get("/", {"cursor": page.next_cursor, "partial": "1"})
+    assert len(deep) <= len(first) + 1  # the deep page may cross from following to fresh pins
+
+
+@pytest.mark.parametrize("url", ["/", "/search/?q=lake", "/?partial=1"])
+def test_list_pages_have_a_query_budget_that_does_not_grow(client, url):
+    owner = make_user()
+    board = make_board(owner)
+    viewer = make_user()
+    user_follow(follower=viewer, followee=owner)
+    client.force_login(viewer)
+    for _ in range(3):
+        _ready_pin(owner, board, title="Lake view")
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    for _ in range(27):
+        _ready_pin(owner, board, title="Lake view")
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(url).status_code == 200
+    assert len(many) == len(few) <= 8
+
+
+def test_pin_page_query_budget_does_not_grow_with_boards_saves_or_related(client):
+    owner = make_user()
+    board = make_board(owner)
+    pin = _ready_pin(owner, board, title="Lake view")
+    viewer = make_user()
+    client.force_login(viewer)
+    first_saver = make_user()
+    pin_save(user=first_saver, pin=pin, board=make_board(first_saver))
+    _ready_pin(owner, board, title="Lake view again")
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(pin.get_absolute_url()).status_code == 200
+    for index in range(10):
+        saver = make_user()
+        pin_save(user=saver, pin=pin, board=make_board(saver))
+        _ready_pin(owner, board, title=f"Lake view {index}")
+    with CaptureQueriesContext(connection) as many:
+        assert client.get(pin.get_absolute_url()).status_code == 200
+    assert len(many) == len(few) <= 16
+
+
+# --- Search ------------------------------------------------------------------------------------
+
+
+def test_search_ands_words_ranks_title_matches_first_and_matches_board_names(client):
+    owner = make_user()
+    board = make_board(owner, "Alpine hikes")
+    in_title = _ready_pin(owner, board, title="Blue lake at dawn")
+    in_description = _ready_pin(
+        make_user(), None, title="Morning", description="a lake, blue and still"
+    )
+    one_word = _ready_pin(owner, make_board(owner), title="Blue door")
+    on_board = _ready_pin(owner, board, title="Trail")
+
+    found = selectors.pin_search(user=None, query="blue lake")
+    assert [pin.pk for pin in found][:2] == [in_title.pk, in_description.pk]
+    assert one_word.pk not in [pin.pk for pin in found]
+    assert on_board.pk in [pin.pk for pin in selectors.pin_search(user=None, query="alpine")]
+
+    html = client.get("/search/", {"q": "blue lake"}).content.decode()
+    assert _pin_ids(html, [in_title, in_description, one_word]) == {in_title.pk, in_description.pk}
+
+
+def test_search_never_shows_secret_pins_nor_matches_secret_board_names(client):
+    owner, stranger = make_user(), make_user()
+    secret_board = make_board(owner, "Surprise party", is_secret=True)
+    hidden = _ready_pin(owner, secret_board, title="Cake ideas")
+    public = _ready_pin(owner, make_board(owner), title="Cake shop")
+    board_pin_add(board=secret_board, pin=public, added_by=owner)
+
+    assert selectors.pin_search(user=stranger, query="cake") == [public]
+    assert selectors.pin_search(user=stranger, query="surprise party") == []
+    assert {p.pk for p in selectors.pin_search(user=owner, query="cake")} == {hidden.pk, public.pk}
+    client.force_login(stranger)
+    html = client.get("/search/", {"q": "surprise"}).content.decode()
+    assert "Surprise party" not in html and f"/pin/{hidden.pk}/" not in html
+
+
+def test_search_with_no_words_or_hostile_input_is_calm(client):
+    for query in ["", "   ", "&|!():*", "'; drop table pins_pin; --", "a" * 5000]:
+        response = client.get("/search/", {"q": query})
+        assert response.status_code == 200
+
+
+def test_postgresql_search_uses_the_gin_index():
+    if connection.vendor != "postgresql":
+        pytest.skip("the GIN index exists on PostgreSQL only; SQLite uses the fallback")
+    owner = make_user()
+    _ready_pin(owner, make_board(owner), title="Blue lake")
+    queryset = Pin.objects.annotate(document=selectors.pin_search_vector()).filter(
+        document=SearchQuery("lake", config="english")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        sql, params = queryset.query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "pins_pin_search" in plan, plan
+
+
+# --- Pin page, lineage, save and report --------------------------------------------------------
+
+
+def test_pin_page_shows_the_source_host_saves_and_a_visible_origin(client):
+    owner, saver = make_user(), make_user()
+    pin = _ready_pin(
+        owner, make_board(owner), title="Lake", source_url="https://www.example.com/a/b?c=d"
+    )
+    copy = pin_save(user=saver, pin=pin, board=make_board(saver, "Mine"))
+    html = client.get(pin.get_absolute_url()).content.decode()
+    assert ">example.com</a>" in html and 'rel="nofollow ugc noopener"' in html
+    assert f'href="{copy.get_absolute_url()}"' in html  # who saved it
+    copy_html = client.get(copy.get_absolute_url()).content.decode()
+    assert "saved from" in copy_html and f'href="{pin.get_absolute_url()}"' in copy_html
+
+
+def test_a_copy_saved_from_a_board_now_secret_stays_but_hides_its_origin(client):
+    owner, saver, stranger = make_user(), make_user(), make_user()
+    board = make_board(owner, "Once public")
+    pin = _ready_pin(owner, board, title="Origin")
+    copy = pin_save(user=saver, pin=pin, board=make_board(saver))
+    board.is_secret = True
+    board.save()
+
+    client.force_login(stranger)
+    assert client.get(pin.get_absolute_url()).status_code == 404
+    html = client.get(copy.get_absolute_url()).content.decode()
+    assert "saved from" not in html and f"/pin/{pin.pk}/" not in html
+    # And the origin's page never lists saves its viewer may not see.
+    client.force_login(owner)
+    assert client.get(pin.get_absolute_url()).status_code == 200
+
+
+def test_save_to_my_board_or_a_new_one_keeps_the_lineage(client):
+    owner, saver = make_user(), make_user()
+    pin = _ready_pin(owner, make_board(owner), title="Lake")
+    mine = make_board(saver, "Trips")
+    client.force_login(saver)
+    response = client.post(f"/pin/{pin.pk}/save/", {"board": mine.pk})
+    copy = Pin.objects.get(owner=saver, parent=pin)
+    assert response.status_code == 302 and response.url == copy.get_absolute_url()
+    assert copy.media_id == pin.media_id and mine.placements.filter(pin=copy).exists()
+
+    again = client.post(f"/pin/{pin.pk}/save/", {"board": mine.pk})
+    assert again.status_code == 400 and "already on" in again.content.decode()
+
+    client.post(f"/pin/{pin.pk}/save/", {"new_board_name": "Lakes", "new_board_secret": "on"})
+    new_board = saver.boards.get(name="Lakes")
+    assert new_board.is_secret and new_board.placements.count() == 1
+
+
+def test_save_refuses_someone_elses_board_and_a_missing_choice(client):
+    owner, saver = make_user(), make_user()
+    pin = _ready_pin(owner, make_board(owner))
+    not_mine = make_board(owner, "Owner's")
+    client.force_login(saver)
+    refused = client.post(f"/pin/{pin.pk}/save/", {"board": not_mine.pk})
+    assert refused.status_code == 400
+    nothing = client.post(f"/pin/{pin.pk}/save/", {})
+    assert nothing.status_code == 400 and "Choose one of your boards" in nothing.content.decode()
+    assert not Pin.objects.filter(owner=saver).exists()
+
+
+def test_a_collaborator_can_save_into_a_group_board(client):
+    owner, member = make_user(), make_user()
+    group = make_board(owner, "Group")
+    board_collaborator_add(board=group, user=member, invited_by=owner)
+    pin = _ready_pin(make_user(), None)
+    client.force_login(member)
+    client.post(f"/pin/{pin.pk}/save/", {"board": group.pk})
+    assert BoardPin.objects.filter(board=group, added_by=member).exists()
+
+
+def test_report_lands_in_the_staff_queue_once_per_person(client):
+    pin = _ready_pin(make_user(), None)
+    reporter = make_user()
+    client.force_login(reporter)
+    client.post(f"/pin/{pin.pk}/report/", {"reason": "spam", "detail": "ads"})
+    client.post(f"/pin/{pin.pk}/report/", {"reason": "other", "detail": "more"})
+    reports = PinReport.objects.filter(pin=pin)
+    assert reports.count() == 1 and reports.get().reason == "other"
+    bad = client.post(f"/pin/{pin.pk}/report/", {"reason": "nonsense"})
+    assert bad.status_code == 302 and PinReport.objects.get().reason == "other"
+
+
+def test_mutations_refuse_get_and_require_csrf():
+    owner = make_user()
+    pin = _ready_pin(owner, make_board(owner))
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(make_user())
+    for url in (f"/pin/{pin.pk}/save/", f"/pin/{pin.pk}/report/", f"/pin/{pin.pk}/delete/"):
+        assert client.get(url).status_code == 405
+        assert client.post(url, {"reason": "spam"}).status_code == 403
+    assert client.post("/pin/upload/").status_code == 403
+    assert client.post("/pin/publish/").status_code == 403
+
+
+def test_only_the_owner_deletes_a_pin(client):
+    owner = make_user()
+    pin = _ready_pin(owner, make_board(owner))
+    client.force_login(make_user())
+    assert client.post(f"/pin/{pin.pk}/delete/").status_code == 404
+    client.force_login(owner)
+    assert client.post(f"/pin/{pin.pk}/delete/").status_code == 302
+    assert not Pin.objects.filter(pk=pin.pk).exists()
+
+
+def test_other_peoples_secret_pins_are_404_on_every_pin_url(client):
+    owner = make_user()
+    secret = _ready_pin(owner, make_board(owner, is_secret=True))
+    client.force_login(make_user())
+    for url in ("/pin/{}/", "/pin/{}/save/", "/pin/{}/report/", "/pin/{}/delete/"):
+        method = client.get if url == "/pin/{}/" else client.post
+        assert method(url.format(secret.pk), {"reason": "spam"}).status_code == 404
+    status = client.get("/pin/status/", {"ids": str(secret.pk)}).json()
+    assert status == {"pins": {}}
+
+
+# --- Upload and publish ------------------------------------------------------------------------
+
+
+def test_upload_then_publish_makes_a_pin_on_my_board(client, django_capture_on_commit_callbacks):
+    me = make_user()
+    board = make_board(me, "Photos")
+    client.force_login(me)
+    with django_capture_on_commit_callbacks():
+        uploaded = client.post(
+            "/pin/upload/", {"file": _file(image_bytes(320, 200), "holiday.jpg")}
+        )
+    assert uploaded.status_code == 201, uploaded.content
+    body = uploaded.json()
+    assert body["width"] == 320 and body["height"] == 200 and body["duplicate_of"] is None
+    published = client.post(
+        "/pin/publish/",
+        {
+            "asset": body["asset"],
+            "board": board.pk,
+            "title": "Holiday",
+            "alt_text": "A red square",
+            "source_url": "https://example.com/holiday",
+        },
+        HTTP_ACCEPT="application/json",
+    )
+    assert published.status_code == 201, published.content
+    pin = Pin.objects.get(pk=published.json()["pin"])
+    assert (pin.title, pin.alt_text, pin.owner) == ("Holiday", "A red square", me)
+    assert board.placements.filter(pin=pin).exists()
+
+    again = client.post("/pin/upload/", {"file": _file(image_bytes(320, 200), "again.jpg")})
+    assert again.json()["asset"] == body["asset"]
+    assert again.json()["duplicate_of"] == pin.get_absolute_url()
+
+
+def test_bad_uploads_and_bad_details_are_refused_with_a_reason(client):
+    me = make_user()
+    board = make_board(me)
+    client.force_login(me)
+    not_image = client.post("/pin/upload/", {"file": _file(b"%PDF-1.4 not an image", "x.jpg")})
+    assert not_image.status_code == 400 and "not an image" in not_image.json()["error"]
+    assert client.post("/pin/upload/", {}).json()["error"] == "Choose an image to upload."
+    assert not MediaAsset.objects.exists()
+
+    theirs = make_asset(make_user())
+    stolen = client.post(
+        "/pin/publish/",
+        {"asset": theirs.pk, "board": board.pk},
+        HTTP_ACCEPT="application/json",
+    )
+    assert stolen.status_code == 400 and "not yours" in str(stolen.json())
+    mine = make_asset(me)
+    bad_link = client.post(
+        "/pin/publish/",
+        {"asset": mine.pk, "board": board.pk, "source_url": "javascript:alert(1)"},
+        HTTP_ACCEPT="application/json",
+    )
+    assert bad_link.status_code == 400 and "source_url" in bad_link.json()["errors"]
+    other_board = make_board(make_user())
+    not_my_board = client.post(
+        "/pin/publish/",
+        {"asset": mine.pk, "board": other_board.pk},
+        HTTP_ACCEPT="application/json",
+    )
+    assert not_my_board.status_code == 400
+    assert not Pin.objects.exists()
+
+
+def test_upload_page_needs_login_and_a_board(client):
+    assert client.get("/pin/new/").status_code == 302
+    me = make_user()
+    client.force_login(me)
+    assert client.get("/pin/new/").url == "/boards/new/"
+    make_board(me, "First")
+    page = client.get("/pin/new/").content.decode()
+    assert "First" in page and "data-upload-url" in page
+
+
+def test_status_reports_processing_pins_and_their_urls_when_ready(client):
+    owner = make_user()
+    pin = make_pin(owner, make_board(owner), media_asset=make_asset(owner, status="pending"))
+    html = client.get("/").content.decode()
+    assert f'data-pin="{pin.pk}" data-pending="1"' in html
+    assert (
+        client.get("/pin/status/", {"ids": pin.pk}).json()["pins"][str(pin.pk)]["status"]
+        == "pending"
+    )
+    ready = _ready_pin(owner, make_board(owner))
+    info = client.get("/pin/status/", {"ids": f"{ready.pk}"}).json()["pins"][str(ready.pk)]
+    assert info["status"] == "ready" and "grid-236.webp" in info["src"]
+    assert "236w" in info["srcset"]
+    assert client.get("/pin/status/", {"ids": "1,x"}).status_code == 400
+
+
+def _file(data: bytes, name: str):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    return SimpleUploadedFile(name, data, content_type="image/jpeg")
