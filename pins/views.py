@@ -104,8 +104,7 @@ def _pin_or_404(request: HttpRequest, pk: int) -> Pin:
         raise Http404("No such pin") from None
 
 
-def pin_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    pin = _pin_or_404(request, pk)
+def _pin_page_context(request: HttpRequest, pin: Pin, *, save_form=None) -> dict:
     user = request.user
     source_host = urlsplit(pin.source_url).hostname if pin.source_url else ""
     context = {
@@ -118,10 +117,15 @@ def pin_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **_grid_context(selectors.pin_related(user=user, pin=pin)),
     }
     if user.is_authenticated:
-        context["save_form"] = PinSaveForm(user=user)
+        context["save_form"] = save_form or PinSaveForm(user=user)
         context["report_form"] = PinReportForm()
         context["is_owner"] = pin.owner_id == user.pk
-    return render(request, "pins/pin_detail.html", context)
+    return context
+
+
+def pin_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    pin = _pin_or_404(request, pk)
+    return render(request, "pins/pin_detail.html", _pin_page_context(request, pin))
 
 
 @login_required
@@ -144,16 +148,7 @@ def pin_save(request: HttpRequest, pk: int) -> HttpResponse:
             messages.success(request, f"Saved to “{board.name}”.")
             return redirect(saved)
     # Show the pin page again with the errors and what was typed.
-    context = {
-        "card": pin_card(pin),
-        "pin": pin,
-        "boards": board_list_for_pin(user=request.user, pin=pin),
-        "parent": selectors.pin_parent_visible(user=request.user, pin=pin),
-        "saves": selectors.pin_saves_visible(user=request.user, pin=pin),
-        "save_form": form,
-        "report_form": PinReportForm(),
-        "cards": [],
-    }
+    context = _pin_page_context(request, pin, save_form=form)
     return render(request, "pins/pin_detail.html", context, status=400)
 
 

@@ -64,7 +64,7 @@ def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pinsite.settings")
     started = time.monotonic()
     _manage("migrate", "--noinput", "-v", "0")
-    _manage("seed_demo", "--inline")
+    _manage("seed_demo", "--inline", "--crowd", "300")
     port = _pick_port()
     log_dir = Path(os.environ.get("PINSITE_VAR_DIR") or REPO / "var") / "log"
     log_dir.mkdir(parents=True, exist_ok=True)

@@ -32,8 +32,16 @@ class Command(BaseCommand):
             action="store_true",
             help="Make renditions in this process instead of queueing them for the worker.",
         )
+        parser.add_argument(
+            "--crowd",
+            type=int,
+            default=0,
+            metavar="N",
+            help="Also have ten more demo people (crowd1..crowd10) save N pins in all, so long "
+            "boards and the infinite feed can be tried. Saves share the photos' media.",
+        )
 
-    def handle(self, *args, inline: bool, **options):
+    def handle(self, *args, inline: bool, crowd: int, **options):
         if settings.PRODUCTION:
             raise CommandError(
                 "seed_demo creates accounts with a published password; not in production."
@@ -67,10 +75,34 @@ class Command(BaseCommand):
         for follower, followee in manifest["follows"]:
             UserFollow.objects.get_or_create(follower=people[follower], followee=people[followee])
 
+        if crowd > 0:
+            # Only what anyone may see is saved: a pin on a secret board stays there.
+            public = Pin.objects.visible_to(None).filter(
+                pk__in=[p.pk for p in pins_by_file.values()]
+            )
+            self._crowd(crowd, list(public.order_by("pk")))
+
         self.stdout.write(
             f"Demo content ready: {len(people)} people, {len(boards)} boards, "
             f"{len(pins_by_file)} photos ({created} new). Log in as demo / {DEMO_PASSWORD}."
         )
+
+    def _crowd(self, count: int, originals: list[Pin]) -> None:
+        """Saves by crowd1..crowd10 until there are ``count`` of them (idempotent)."""
+        people = [
+            self._user({"username": f"crowd{n}", "display_name": f"Crowd {n}", "bio": ""})
+            for n in range(1, 11)
+        ]
+        have = Pin.objects.filter(owner__in=people).count()
+        for number in range(have, count):
+            person = people[number % len(people)]
+            nth = number // len(people)  # this person's nth save
+            board = self._board(
+                person,
+                {"name": f"Collection {nth // len(originals) + 1}", "description": "Saved finds."},
+            )
+            services.pin_save(user=person, pin=originals[nth % len(originals)], board=board)
+        self.stdout.write(f"Crowd: {max(count, have)} saves by {len(people)} people.")
 
     def _user(self, entry: dict) -> User:
         user = User.objects.filter(username=entry["username"]).first()
