@@ -151,6 +151,7 @@ function setupFeed(feed) {
     }
   }
 
+  if ("scrollRestoration" in history) history.scrollRestoration = "manual"; // restored below
   const navigation = performance.getEntriesByType("navigation")[0];
   if (navigation && navigation.type === "back_forward") {
     try {
@@ -238,6 +239,7 @@ function setupUpload(root) {
         state.append(" ", link);
       }
       item.dataset.asset = reply.asset;
+      item.dataset.ratio = `${reply.width} / ${reply.height}`;
       form.elements.asset.value = reply.asset;
       form.hidden = false;
       form.elements.title.focus({ preventScroll: true });
@@ -279,6 +281,7 @@ function setupUpload(root) {
     card.dataset.pending = "1";
     card.dataset.alt = form.elements.alt_text.value || title;
     card.innerHTML = '<span class="card-media"><span class="card-state">Preparing…</span></span>';
+    if (item.dataset.ratio) card.firstElementChild.style.aspectRatio = item.dataset.ratio;
     const label = document.createElement("span");
     label.className = "card-title";
     label.textContent = title || "Untitled pin";
