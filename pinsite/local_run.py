@@ -6,6 +6,7 @@ Runs on whatever the environment configures; with nothing set that is the embedd
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -47,17 +48,29 @@ def _spawn(argv: list[str], log: Path | None) -> subprocess.Popen:
     )
 
 
-def _stop(processes: list[subprocess.Popen]) -> None:
+def _signal_group(process: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError):  # the whole group may be gone already
+        os.killpg(process.pid, signum)
+
+
+def _stop(processes: list[subprocess.Popen], *, leaders: tuple[subprocess.Popen, ...] = ()) -> None:
+    """Stop each process and its group. ``leaders`` get SIGTERM alone first: a Celery worker then
+    finishes its current task and stops its own pool (a warm shutdown) instead of seeing its pool
+    processes killed under it."""
     for process in processes:
         if process.poll() is None:
-            os.killpg(process.pid, signal.SIGTERM)
+            if process in leaders:
+                process.terminate()
+            else:
+                _signal_group(process, signal.SIGTERM)
     deadline = time.monotonic() + 10
     for process in processes:
         try:
             process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            _signal_group(process, signal.SIGKILL)
             process.wait()
+        _signal_group(process, signal.SIGKILL)  # anything the process left behind in its group
 
 
 def main() -> int:
@@ -92,7 +105,7 @@ def main() -> int:
     processes = [web, worker]
 
     def stop_and_exit(signum, frame):
-        _stop(processes)
+        _stop(processes, leaders=(worker,))
         raise SystemExit(0)
 
     signal.signal(signal.SIGINT, stop_and_exit)
@@ -114,7 +127,7 @@ def main() -> int:
 
     if any(p.poll() is not None for p in processes):
         print(f"pinsite: a process exited at start; see {log_dir / 'worker.log'}", file=sys.stderr)
-        _stop(processes)
+        _stop(processes, leaders=(worker,))
         return 1
 
     print(
@@ -126,7 +139,7 @@ def main() -> int:
     )
     while all(p.poll() is None for p in processes):
         time.sleep(0.5)
-    _stop(processes)
+    _stop(processes, leaders=(worker,))
     return 1
 
 
