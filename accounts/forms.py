@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib.auth import password_validation
+from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.models import Profile, User
 from accounts.usernames import username_normalize, username_validate
@@ -64,3 +65,18 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = Profile
         fields = ["display_name", "bio", "website"]
+
+
+class LoginForm(AuthenticationForm):
+    """Log in with the name as typed at sign-up: "Alice" and its full-width form are "alice"."""
+
+    def clean_username(self) -> str:
+        typed = self.cleaned_data["username"]
+        # Usernames are unique regardless of case, so this finds at most one person; it also
+        # finds staff made by createsuperuser, whose names skipped sign-up's normalisation.
+        stored = (
+            User.objects.filter(username__iexact=username_normalize(typed))
+            .values_list("username", flat=True)
+            .first()
+        )
+        return stored or typed

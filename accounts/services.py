@@ -33,16 +33,18 @@ def profile_update(
     """Update ``user``'s profile; a new avatar replaces the old one, which is released if unused."""
     from pins.services import media_asset_create, media_asset_release
 
+    fields = {"display_name": display_name.strip(), "bio": bio.strip(), "website": website.strip()}
     profile, _ = Profile.objects.get_or_create(user=user)
+    # Check the words before storing any bytes: a refused edit must leave no unreferenced avatar.
+    for name, value in fields.items():
+        setattr(profile, name, value)
+    profile.full_clean()
     new_avatar = media_asset_create(owner=user, data=avatar_data) if avatar_data else None
     with transaction.atomic():
         profile = Profile.objects.select_for_update().get(pk=profile.pk)
         old_avatar = profile.avatar
-        profile.display_name, profile.bio, profile.website = (
-            display_name.strip(),
-            bio.strip(),
-            website.strip(),
-        )
+        for name, value in fields.items():
+            setattr(profile, name, value)
         if new_avatar is not None:
             profile.avatar = new_avatar
         profile.full_clean()

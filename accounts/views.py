@@ -52,7 +52,7 @@ def _person_or_404(username: str) -> User:
 
 def avatar_url(profile) -> str:
     """The smallest ready rendition of ``profile``'s avatar, or "" (the page then shows none)."""
-    asset = profile.avatar
+    asset = profile.avatar if profile is not None else None
     if asset is None or asset.status != asset.Status.READY:
         return ""
     rendition = asset.renditions.filter(purpose="grid").order_by("width").first()
@@ -76,7 +76,8 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
             "sizes": GRID_SIZES,
             "following": following,
             "follower_count": person.followers.count(),
-            "avatar_url": avatar_url(person.profile),
+            # People made by createsuperuser or the admin have no profile row until they edit it.
+            "avatar_url": avatar_url(getattr(person, "profile", None)),
         },
     )
 

@@ -19,7 +19,12 @@ def board_get_visible(*, user, username: str, slug: str) -> Board:
 
 def board_list_for_owner(*, user, owner) -> list[Board]:
     """``owner``'s boards that ``user`` may see, newest first."""
-    return list(Board.objects.visible_to(user).filter(owner=owner).order_by("-created_at", "-id"))
+    return list(
+        Board.objects.visible_to(user)
+        .filter(owner=owner)
+        .select_related("owner")  # each board's URL names its owner
+        .order_by("-created_at", "-id")
+    )
 
 
 def board_list_for_pin(*, user, pin) -> list[Board]:

@@ -110,7 +110,8 @@ def board_can_add_pins(*, board: Board, user) -> bool:
 def board_pin_move(*, board: Board, pin_id: int, before_id: int | None) -> BoardPin:
     """Move a pin to just before ``before_id`` (None: to the end). Usually writes one row.
 
-    When there is no gap left between the neighbours, the board is renumbered once.
+    When there is no gap left between the neighbours, the board is renumbered once. Raises
+    BoardPin.DoesNotExist when ``pin_id`` or ``before_id`` is not on the board.
     """
     with transaction.atomic():
         Board.objects.select_for_update().filter(pk=board.pk).first()
@@ -122,8 +123,13 @@ def board_pin_move(*, board: Board, pin_id: int, before_id: int | None) -> Board
             .values_list("pin_id", "position")
         )
         index = len(order)
+        if before_id == pin_id:
+            return moving  # just before itself is where it already is
         if before_id is not None:
-            index = next((i for i, (pid, _) in enumerate(order) if pid == before_id), len(order))
+            index = next((i for i, (pid, _) in enumerate(order) if pid == before_id), None)
+            if index is None:
+                # A stale client's unknown neighbour is refused, not read as "to the end".
+                raise BoardPin.DoesNotExist("The pin to move before is not on this board.")
         low = order[index - 1][1] if index > 0 else None
         high = order[index][1] if index < len(order) else None
         if low is None and high is None:

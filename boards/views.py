@@ -155,12 +155,15 @@ def board_reorder(request: HttpRequest, username: str, slug: str) -> HttpRespons
     board = _visible_board(request, username, slug)
     if not services.board_can_add_pins(board=board, user=request.user):
         raise Http404("No such board")
-    data = (
-        json.loads(request.body or b"{}")
-        if request.content_type == "application/json"
-        else request.POST
-    )
     try:
+        # Malformed JSON (a ValueError) or a body that is not an object is the client's mistake too.
+        data = (
+            json.loads(request.body or b"{}")
+            if request.content_type == "application/json"
+            else request.POST
+        )
+        if not isinstance(data, dict):
+            raise ValueError("the body is not an object")
         pin_id = int(data.get("pin"))
         before = data.get("before")
         before_id = int(before) if before not in (None, "") else None

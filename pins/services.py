@@ -35,9 +35,7 @@ def media_asset_create(*, owner, data: bytes) -> MediaAsset:
         raise ValidationError(str(rejected), code=rejected.code) from None
 
     content_hash = hashlib.sha256(data).hexdigest()
-    existing = MediaAsset.objects.filter(
-        owner=owner, content_hash=content_hash, released_at__isnull=True
-    ).first()
+    existing = _media_asset_reuse(owner=owner, content_hash=content_hash)
     if existing is not None:
         return existing
 
@@ -60,6 +58,21 @@ def media_asset_create(*, owner, data: bytes) -> MediaAsset:
         # The row never existed, so nothing else will ever clean the object up.
         storage.delete_keys(keys=[key])
         raise
+    return asset
+
+
+def _media_asset_reuse(*, owner, content_hash: str) -> MediaAsset | None:
+    """``owner``'s asset with these bytes, if any. One released but not yet purged is taken back:
+    clearing ``released_at`` under the row lock turns the pending purge into a no-op."""
+    with transaction.atomic():
+        asset = (
+            MediaAsset.objects.select_for_update()
+            .filter(owner=owner, content_hash=content_hash)
+            .first()
+        )
+        if asset is not None and asset.released_at is not None:
+            asset.released_at = None
+            asset.save(update_fields=["released_at", "updated_at"])
     return asset
 
 

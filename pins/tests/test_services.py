@@ -8,7 +8,7 @@ from django.test import override_settings
 
 from pins import services
 from pins.models import MediaAsset, MediaRendition, Pin
-from pins.tests.factories import image_bytes, make_board, make_user
+from pins.tests.factories import image_bytes, make_board, make_pin, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +137,25 @@ def test_an_avatar_keeps_its_asset_alive():
     services.pin_delete(pin=pin)
     asset.refresh_from_db()
     assert asset.released_at is None
+
+
+def test_bytes_released_but_not_yet_purged_are_taken_back_and_the_purge_skips_them(
+    django_capture_on_commit_callbacks,
+):
+    owner = make_user()
+    board = make_board(owner)
+    data = image_bytes(64, 48)
+    with django_capture_on_commit_callbacks():
+        pin = make_pin(
+            owner, board, media_asset=services.media_asset_create(owner=owner, data=data)
+        )
+    asset_id = pin.media_id
+    services.pin_delete(pin=pin)
+    assert MediaAsset.objects.get(pk=asset_id).released_at is not None
+
+    again = services.media_asset_create(owner=owner, data=data)
+    assert again.pk == asset_id and again.released_at is None
+    assert (
+        services.media_asset_purge(asset_id=asset_id) is False
+    )  # the queued purge finds nothing to do
+    assert MediaAsset.objects.filter(pk=asset_id).exists()
