@@ -52,7 +52,7 @@ def _test_database_env() -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def celery_worker_process(tmp_path_factory):
+def celery_worker_process(tmp_path_factory, django_db_setup):
     """A real `celery worker` process on the session's Redis broker and test database.
 
     Use with ``django_db(transaction=True)`` so the worker can see committed rows.

@@ -30,6 +30,8 @@ S3_ENV = {
     "AWS_SECRET_ACCESS_KEY": "pinsite-local-secret",
     "AWS_S3_REGION_NAME": "us-east-1",
 }
+# Debian's `chromium` package; the browser tests drive it with Playwright.
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 def _ensure_binaries(services: Iterable[str]) -> None:
@@ -40,15 +42,29 @@ def _ensure_binaries(services: Iterable[str]) -> None:
         missing.append("postgresql-15")
     if "redis" in services and not shutil.which("redis-server"):
         missing.append("redis-server")
-    if not missing:
+    apt_install(missing)
+
+
+def apt_install(packages: Sequence[str]) -> None:
+    """Install missing Debian packages with apt-get (root only; StackError says what to run)."""
+    if not packages:
         return
     if os.geteuid() != 0:
-        raise StackError(f"missing system packages: apt-get install {' '.join(missing)}")
+        raise StackError(f"missing system packages: apt-get install {' '.join(packages)}")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *missing]):
+    for cmd in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", *packages]):
         done = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
         if done.returncode != 0:
             raise StackError(f"{' '.join(cmd)} failed:\n{done.stderr[-2000:]}")
+
+
+def chromium_ensure() -> Path:
+    """Debian's Chromium for the browser tests, apt-installed when missing (as root)."""
+    if not CHROMIUM.exists():
+        apt_install(["chromium"])
+    if not CHROMIUM.exists():
+        raise StackError(f"the chromium package did not install {CHROMIUM}")
+    return CHROMIUM
 
 
 class Stack:

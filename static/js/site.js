@@ -161,8 +161,8 @@ function setupFeed(feed) {
         cursor = saved.cursor;
         if (!cursor && more) more.parentElement.remove();
         else if (more) more.href = `?cursor=${cursor}`;
-        requestAnimationFrame(() => window.scrollTo(0, saved.scroll || 0));
       }
+      if (saved) requestAnimationFrame(() => window.scrollTo(0, saved.scroll || 0));
     } catch {
       /* nothing saved */
     }
@@ -289,6 +289,8 @@ function setupUpload(root) {
     form.replaceWith(card);
     item.querySelector(".upload-state").textContent = "Published.";
     item.classList.add("published");
+    // Nothing left to publish: hide "Publish all" (it comes back with the next upload).
+    if (!list.querySelector("form:not([hidden])")) publishAllWrap.hidden = true;
     schedulePoll();
     return true;
   }
