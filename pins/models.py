@@ -311,3 +311,44 @@ class PinReport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} report on pin {self.pin_id}"
+
+
+class PendingUpload(models.Model):
+    """A direct-to-S3 upload the server allowed: the key it chose, for whom, and until when.
+
+    Confirming checks the object against this row (same person, not expired, not used) before
+    anything is made of it; rows never confirmed are swept, with their objects, within a day.
+    """
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="pending_uploads"
+    )
+    key = models.CharField(max_length=512, unique=True, help_text="uploads/<user>/<random>.")
+    max_bytes = models.PositiveBigIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField(help_text="The browser's upload form stops working here.")
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    asset = models.ForeignKey(
+        MediaAsset, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(confirmed_at__isnull=True) | Q(asset__isnull=False),
+                name="pins_pendingupload_confirmed_has_asset",
+            ),
+            models.CheckConstraint(
+                condition=Q(key__startswith="uploads/"), name="pins_pendingupload_key_prefix"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(confirmed_at__isnull=True),
+                name="pins_pendingupload_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.key

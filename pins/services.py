@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -13,7 +14,7 @@ from django.utils import timezone
 from boards.models import Board
 from boards.services import board_pin_add
 from pins import media, storage
-from pins.models import MediaAsset, MediaRendition, Pin, PinReport
+from pins.models import MediaAsset, MediaRendition, PendingUpload, Pin, PinReport
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +60,125 @@ def media_asset_create(*, owner, data: bytes) -> MediaAsset:
         storage.delete_keys(keys=[key])
         raise
     return asset
+
+
+# --- Direct uploads to S3 --------------------------------------------------------------------
+
+SNIFF_BYTES = 256 * 1024  # enough for the header of every allowed format, EXIF included
+
+
+def upload_start(*, owner) -> tuple[PendingUpload, dict]:
+    """Allow ``owner`` one direct upload: a server-chosen key under uploads/, and the presigned
+    POST form (size range and image Content-Type conditions, short expiry) to send it with."""
+    key = storage.upload_key_new(user_id=owner.pk)
+    expires = settings.S3_UPLOAD_EXPIRY_SECONDS
+    form = storage.presigned_post(
+        key=key, max_bytes=settings.MEDIA_MAX_UPLOAD_BYTES, expires=expires
+    )
+    pending = PendingUpload.objects.create(
+        owner=owner,
+        key=key,
+        max_bytes=settings.MEDIA_MAX_UPLOAD_BYTES,
+        expires_at=timezone.now() + timedelta(seconds=expires),
+    )
+    return pending, form
+
+
+def upload_confirm(*, owner, upload_id: int) -> MediaAsset:
+    """Turn a direct upload into a media asset, trusting nothing the browser said.
+
+    Checks, in order: the upload was allowed to ``owner`` and not used; the object exists (HEAD)
+    within the size limit; its first bytes are an allowed image (ranged GET); then hashes it. The
+    same bytes as an asset ``owner`` already has give that asset. Otherwise the object is copied
+    server-side to a fresh originals/ key with the sniffed Content-Type and processing is queued.
+    A refused object is deleted. Re-confirming a confirmed upload returns its asset.
+    Raises ValidationError for the person; storage errors propagate (the caller shows a calm
+    message, and nothing was created).
+    """
+    with transaction.atomic():
+        pending = (
+            PendingUpload.objects.select_for_update(of=("self",))
+            .filter(pk=upload_id, owner=owner)
+            .select_related("asset")
+            .first()
+        )
+        if pending is None:
+            raise ValidationError(
+                "That upload is not yours or has expired. Upload the file again.",
+                code="unknown_upload",
+            )
+        if pending.confirmed_at is not None:
+            return pending.asset
+        asset = _asset_from_upload(owner=owner, key=pending.key, max_bytes=pending.max_bytes)
+        pending.confirmed_at = timezone.now()
+        pending.asset = asset
+        pending.save(update_fields=["confirmed_at", "asset"])
+    storage.delete_keys(keys=[pending.key])
+    return asset
+
+
+def _asset_from_upload(*, owner, key: str, max_bytes: int) -> MediaAsset:
+    def refuse(message: str, code: str) -> ValidationError:
+        storage.delete_keys(keys=[key])
+        return ValidationError(message, code=code)
+
+    found = storage.head(key=key)
+    if found is None:
+        raise ValidationError("The file did not arrive. Upload it again.", code="missing_upload")
+    if not 0 < found["size"] <= max_bytes:
+        raise refuse(f"This file is larger than {max_bytes // (1024 * 1024)} MB.", "too_large")
+    try:
+        info = media.sniff_image(storage.read_range(key=key, length=SNIFF_BYTES))
+    except media.MediaRejected as rejected:
+        raise refuse(str(rejected), rejected.code) from None
+
+    content_hash = storage.sha256_of(key=key)
+    existing = _media_asset_reuse(owner=owner, content_hash=content_hash)
+    if existing is not None:
+        return existing
+    target = storage.original_key_new(fmt=info.format)
+    storage.copy(source=key, target=target, fmt=info.format)
+    try:
+        with transaction.atomic():
+            asset = MediaAsset.objects.create(
+                owner=owner,
+                kind=MediaAsset.Kind.IMAGE,
+                original_key=target,
+                content_hash=content_hash,
+                byte_size=found["size"],
+                format=info.format,
+                width=info.width,
+                height=info.height,
+            )
+            transaction.on_commit(lambda: _enqueue_processing(asset.pk))
+    except Exception:
+        storage.delete_keys(keys=[target])
+        raise
+    return asset
+
+
+def upload_sweep(*, older_than: timedelta = timedelta(hours=1)) -> int:
+    """Delete direct uploads never confirmed (their objects, then their rows); returns how many.
+
+    Safe to run concurrently: each row is locked and skipped if another sweeper holds it.
+    """
+    cutoff = timezone.now() - older_than
+    swept = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                PendingUpload.objects.select_for_update(skip_locked=True)
+                .filter(confirmed_at__isnull=True, expires_at__lt=cutoff)
+                .order_by("pk")[:100]
+            )
+            if not batch:
+                break
+            storage.delete_keys(keys=[p.key for p in batch])
+            PendingUpload.objects.filter(pk__in=[p.pk for p in batch]).delete()
+            swept += len(batch)
+    # Confirmed rows are kept a while for idempotent re-confirmation, then dropped.
+    PendingUpload.objects.filter(confirmed_at__lt=timezone.now() - timedelta(days=7)).delete()
+    return swept
 
 
 def _media_asset_reuse(*, owner, content_hash: str) -> MediaAsset | None:

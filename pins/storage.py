@@ -7,12 +7,18 @@ finds what already exists.
 
 from __future__ import annotations
 
+import hashlib
 import posixpath
 import uuid
+from functools import lru_cache
 
+from botocore.exceptions import ClientError
+from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
+
+from pins import s3
 
 CONTENT_TYPES = {
     "jpeg": "image/jpeg",
@@ -62,6 +68,114 @@ def delete_keys(*, keys: list[str]) -> None:
         default_storage.delete(key)
 
 
-def url_for(*, key: str) -> str:
-    """A URL the browser can load: a short-lived signed URL on S3, a /media/ path on local disk."""
-    return default_storage.url(key)
+def url_for(*, key: str, expires: int | None = None) -> str:
+    """A URL the browser can load: a short-lived signed URL on S3, a /media/ path on local disk.
+
+    On S3 the URL is stable within a time window (see ``pins.s3``), so browsers cache it.
+    Call only after the visibility check for whatever shows the object.
+    """
+    signing = _s3_signing()
+    if signing is None:
+        return default_storage.url(key)
+    signer, credentials_source = signing
+    return s3.signed_url(
+        signer,
+        key,
+        credentials=_frozen(credentials_source),
+        expires=expires or settings.MEDIA_URL_EXPIRY_SECONDS,
+    )
+
+
+def is_s3() -> bool:
+    return bool(settings.AWS_STORAGE_BUCKET_NAME)
+
+
+def _client():
+    """The boto3 S3 client django-storages uses (one per thread, kept alive)."""
+    return default_storage.connection.meta.client
+
+
+def _bucket() -> str:
+    return default_storage.bucket_name
+
+
+@lru_cache(maxsize=1)
+def _s3_signing():
+    """(signer, credentials source) for pinsite's own signer, or None to use the storage's url()."""
+    if not is_s3() or settings.AWS_STORAGE_BUCKET_NAME.startswith("arn:"):
+        return None
+    signer = s3.UrlSigner(
+        bucket=settings.AWS_STORAGE_BUCKET_NAME,
+        region=settings.AWS_S3_REGION_NAME,
+        endpoint_url=settings.S3_ENDPOINT_URL or None,
+    )
+    return signer, default_storage._create_session().get_credentials()
+
+
+def _frozen(source) -> s3.Credentials:
+    # Refreshable credentials (instance or task roles) refresh themselves here when due.
+    frozen = source.get_frozen_credentials()
+    return s3.Credentials(frozen.access_key, frozen.secret_key, frozen.token)
+
+
+# --- Direct uploads (S3 only) ----------------------------------------------------------------
+
+
+def upload_key_new(*, user_id: int) -> str:
+    """Where a browser may put one upload: uploads/<user>/<uuid>; never the client's file name."""
+    return f"uploads/{user_id}/{uuid.uuid4().hex}"
+
+
+def presigned_post(*, key: str, max_bytes: int, expires: int) -> dict:
+    """Form fields for a browser to POST one file of 1..max_bytes bytes, an image type, to ``key``."""
+    return _client().generate_presigned_post(
+        Bucket=_bucket(),
+        Key=key,
+        Fields={"Content-Type": "image/jpeg"},
+        Conditions=[
+            ["content-length-range", 1, max_bytes],
+            ["starts-with", "$Content-Type", "image/"],
+        ],
+        ExpiresIn=expires,
+    )
+
+
+def head(*, key: str) -> dict | None:
+    """{"size": bytes, "content_type": ...} of an object, or None when there is none."""
+    try:
+        reply = _client().head_object(Bucket=_bucket(), Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+    return {"size": reply["ContentLength"], "content_type": reply.get("ContentType", "")}
+
+
+def read_range(*, key: str, length: int) -> bytes:
+    reply = _client().get_object(Bucket=_bucket(), Key=key, Range=f"bytes=0-{length - 1}")
+    return reply["Body"].read()
+
+
+def sha256_of(*, key: str, chunk_bytes: int = 1024 * 1024) -> str:
+    """SHA-256 of an object, streamed in chunks (memory stays at one chunk)."""
+    digest = hashlib.sha256()
+    body = _client().get_object(Bucket=_bucket(), Key=key)["Body"]
+    for chunk in iter(lambda: body.read(chunk_bytes), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def copy(*, source: str, target: str, fmt: str) -> None:
+    """Server-side copy with the sniffed Content-Type and the target's headers (no bytes via us)."""
+    _client().copy_object(
+        Bucket=_bucket(),
+        Key=target,
+        CopySource={"Bucket": _bucket(), "Key": source},
+        MetadataDirective="REPLACE",
+        ContentType=CONTENT_TYPES.get(fmt, "application/octet-stream"),
+        **{
+            k: v
+            for k, v in default_storage.get_object_parameters(target).items()
+            if k in {"ContentDisposition", "CacheControl", "ServerSideEncryption", "SSEKMSKeyId"}
+        },
+    )

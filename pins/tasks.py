@@ -37,3 +37,10 @@ def media_asset_process_task(asset_id: int) -> None:
 )
 def media_asset_purge_task(asset_id: int) -> None:
     services.media_asset_purge(asset_id=asset_id)
+
+
+@shared_task(autoretry_for=TRANSIENT_ERRORS, retry_backoff=30, max_retries=3)
+def upload_sweep_task() -> int:
+    """Periodic (beat): delete direct uploads nobody confirmed. The bucket's lifecycle rule on
+    uploads/ is the backstop if this stops running."""
+    return services.upload_sweep()

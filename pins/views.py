@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,6 +22,8 @@ from pins.forms import PinDetailsForm, PinReportForm, PinSaveForm, PinUploadForm
 from pins.models import MediaAsset, Pin
 from pinsite.form_errors import form_add_service_errors
 
+logger = logging.getLogger(__name__)
+STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
 GRID_SIZES = "(max-width: 520px) 50vw, 236px"
 # The grid lays cards on rows this many pixels tall; a card spans as many as its image needs.
 GRID_ROW_PX = 8
@@ -196,6 +200,7 @@ def pin_new(request: HttpRequest) -> HttpResponse:
             "boards": boards,
             "selected": int(selected) if selected and selected.isdigit() else None,
             "max_bytes": settings.MEDIA_MAX_UPLOAD_BYTES,
+            "direct": storage.is_s3(),
             "details_form": PinDetailsForm(),
         },
     )
@@ -215,6 +220,12 @@ def pin_upload(request: HttpRequest) -> JsonResponse:
         asset = services.media_asset_create(owner=request.user, data=upload.read())
     except ValidationError as error:
         return JsonResponse({"error": error.messages[0], "code": error.code}, status=400)
+    except STORAGE_ERRORS:
+        return _storage_unavailable("upload")
+    return _asset_reply(request, asset)
+
+
+def _asset_reply(request: HttpRequest, asset: MediaAsset) -> JsonResponse:
     existing = selectors.pin_for_asset(user=request.user, asset=asset)
     return JsonResponse(
         {
@@ -226,6 +237,46 @@ def pin_upload(request: HttpRequest) -> JsonResponse:
         },
         status=201,
     )
+
+
+def _storage_unavailable(action: str) -> JsonResponse:
+    logger.exception("media storage failed during %s", action)
+    return JsonResponse(
+        {"error": "Storage is not answering right now; nothing was saved. Try again in a minute."},
+        status=503,
+    )
+
+
+@login_required
+@require_POST
+def pin_upload_start(request: HttpRequest) -> JsonResponse:
+    """Direct upload, step 1 (S3 only): the form the browser posts the file to S3 with."""
+    if not storage.is_s3():
+        return JsonResponse({"error": "Direct uploads need S3; post the file here."}, status=404)
+    try:
+        pending, form = services.upload_start(owner=request.user)
+    except STORAGE_ERRORS:
+        return _storage_unavailable("upload start")
+    return JsonResponse(
+        {"upload": pending.pk, "url": form["url"], "fields": form["fields"]}, status=201
+    )
+
+
+@login_required
+@require_POST
+def pin_upload_confirm(request: HttpRequest) -> JsonResponse:
+    """Direct upload, step 2: the browser says the file is in S3; the server checks it."""
+    try:
+        upload_id = int(request.POST.get("upload", ""))
+    except ValueError:
+        return JsonResponse({"error": "Say which upload is done."}, status=400)
+    try:
+        asset = services.upload_confirm(owner=request.user, upload_id=upload_id)
+    except ValidationError as error:
+        return JsonResponse({"error": error.messages[0], "code": error.code}, status=400)
+    except STORAGE_ERRORS:
+        return _storage_unavailable("upload confirm")
+    return _asset_reply(request, asset)
 
 
 @login_required

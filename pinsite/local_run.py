@@ -91,7 +91,7 @@ def main() -> int:
             "pinsite",
             "worker",
             "-Q",
-            "celery,media",
+            "celery,media,maintenance",
             "--concurrency",
             "2",
             "--without-mingle",

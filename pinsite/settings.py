@@ -16,6 +16,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from boto3.s3.transfer import TransferConfig
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -232,6 +233,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 CELERY_TASK_ROUTES = {
     "pins.tasks.media_*": {"queue": "media"},
+    "pins.tasks.upload_sweep_task": {"queue": "maintenance"},
+}
+CELERY_BEAT_SCHEDULE = {
+    "sweep-unconfirmed-uploads": {"task": "pins.tasks.upload_sweep_task", "schedule": 15 * 60},
 }
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
@@ -254,6 +259,17 @@ S3_ENDPOINT_URL = env_str("S3_ENDPOINT_URL")
 AWS_S3_REGION_NAME = env_str("AWS_S3_REGION_NAME", "us-east-1")
 # Reads are short-lived signed URLs; the bucket itself is never public.
 MEDIA_URL_EXPIRY_SECONDS = env_int("MEDIA_URL_EXPIRY_SECONDS", 900)
+# Pins on secret boards get shorter-lived URLs.
+MEDIA_URL_EXPIRY_SECRET_SECONDS = env_int("MEDIA_URL_EXPIRY_SECRET_SECONDS", 300)
+# How long a browser has to send a direct upload to S3 after the page asked for the form.
+S3_UPLOAD_EXPIRY_SECONDS = env_int("S3_UPLOAD_EXPIRY_SECONDS", 600)
+# Origins allowed to POST directly to the bucket (CORS), e.g. https://pins.example.com
+S3_UPLOAD_ALLOWED_ORIGINS = env_list("S3_UPLOAD_ALLOWED_ORIGINS")
+# Bucket policy allowlists: requests from elsewhere are denied (empty: no such restriction).
+S3_ALLOWED_SOURCE_IPS = env_list("S3_ALLOWED_SOURCE_IPS")
+S3_ALLOWED_VPC_ENDPOINTS = env_list("S3_ALLOWED_VPC_ENDPOINTS")
+# Default encryption: a KMS key id or ARN; empty means SSE-S3 (AES256).
+S3_KMS_KEY_ID = env_str("S3_KMS_KEY_ID")
 
 if AWS_STORAGE_BUCKET_NAME:
     _s3_options = {
@@ -275,7 +291,9 @@ if AWS_STORAGE_BUCKET_NAME:
     if env_str("AWS_ACCESS_KEY_ID"):
         _s3_options["access_key"] = env_str("AWS_ACCESS_KEY_ID")
         _s3_options["secret_key"] = env_str("AWS_SECRET_ACCESS_KEY")
-    MEDIA_STORAGE = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": _s3_options}
+    # Uploads and downloads in the calling thread: no transfer thread pool per web/worker process.
+    _s3_options["transfer_config"] = TransferConfig(use_threads=False)
+    MEDIA_STORAGE = {"BACKEND": "pins.s3.MediaStorage", "OPTIONS": _s3_options}
 else:
     MEDIA_STORAGE = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",

@@ -207,29 +207,11 @@ function setupUpload(root) {
       bar.remove();
       return;
     }
-    const body = new FormData();
-    body.append("file", file);
-    const request = new XMLHttpRequest();
-    request.open("POST", root.dataset.uploadUrl);
-    request.setRequestHeader("X-CSRFToken", csrfToken());
-    request.upload.addEventListener("progress", (event) => {
-      if (event.lengthComputable) {
-        bar.value = Math.round((event.loaded / event.total) * 100);
-        state.textContent = `Uploading… ${bar.value}%`;
-      }
-    });
-    request.addEventListener("load", () => {
-      let reply = {};
-      try {
-        reply = JSON.parse(request.responseText);
-      } catch {
-        reply = { error: "The server could not take this file. Try again." };
-      }
-      if (request.status !== 201) {
-        state.textContent = reply.error || "Upload failed.";
-        item.classList.add("failed");
-        return;
-      }
+    const fail = (message) => {
+      state.textContent = message;
+      item.classList.add("failed");
+    };
+    const uploaded = (reply) => {
       bar.value = 100;
       state.textContent = "Uploaded. Describe it, then publish.";
       if (reply.duplicate_of) {
@@ -244,12 +226,71 @@ function setupUpload(root) {
       form.hidden = false;
       form.elements.title.focus({ preventScroll: true });
       publishAllWrap.hidden = false;
-    });
-    request.addEventListener("error", () => {
-      state.textContent = "The connection dropped. Try this file again.";
-      item.classList.add("failed");
-    });
-    request.send(body);
+    };
+    const parse = (text) => {
+      try {
+        return JSON.parse(text);
+      } catch {
+        return { error: "The server could not take this file. Try again." };
+      }
+    };
+    // Sends ``body`` with a progress bar; resolves with the XHR once the server answered.
+    const send = (url, body, headers) =>
+      new Promise((resolve, reject) => {
+        const request = new XMLHttpRequest();
+        request.open("POST", url);
+        for (const [name, value] of Object.entries(headers)) request.setRequestHeader(name, value);
+        request.upload.addEventListener("progress", (event) => {
+          if (event.lengthComputable) {
+            bar.value = Math.round((event.loaded / event.total) * 100);
+            state.textContent = `Uploading… ${bar.value}%`;
+          }
+        });
+        request.addEventListener("load", () => resolve(request));
+        request.addEventListener("error", () => reject(new Error("network")));
+        request.send(body);
+      });
+    const post = async (url, fields) => {
+      const body = new FormData();
+      for (const [name, value] of Object.entries(fields)) body.append(name, value);
+      const response = await fetch(url, {
+        method: "POST",
+        body,
+        headers: { "X-CSRFToken": csrfToken() },
+        credentials: "same-origin",
+      });
+      return [response.status, await response.json().catch(() => ({}))];
+    };
+
+    (async () => {
+      try {
+        if (root.dataset.startUrl) {
+          // Direct to S3: the app chooses the key and the conditions, the bytes go to S3 only.
+          if (!file.type.startsWith("image/")) return fail("This is not an image file.");
+          const [status, ticket] = await post(root.dataset.startUrl, {});
+          if (status !== 201) return fail(ticket.error || "Uploading is not possible right now.");
+          const body = new FormData();
+          for (const [name, value] of Object.entries(ticket.fields)) body.append(name, value);
+          body.set("Content-Type", file.type);
+          body.append("file", file);
+          const sent = await send(ticket.url, body, {});
+          if (sent.status >= 300) return fail("Storage refused this file (too large or not an image).");
+          state.textContent = "Checking…";
+          const [confirmed, reply] = await post(root.dataset.confirmUrl, { upload: ticket.upload });
+          if (confirmed !== 201) return fail(reply.error || "Upload failed.");
+          uploaded(reply);
+        } else {
+          const body = new FormData();
+          body.append("file", file);
+          const sent = await send(root.dataset.uploadUrl, body, { "X-CSRFToken": csrfToken() });
+          const reply = parse(sent.responseText);
+          if (sent.status !== 201) return fail(reply.error || "Upload failed.");
+          uploaded(reply);
+        }
+      } catch {
+        fail("The connection dropped. Try this file again.");
+      }
+    })();
 
     form.addEventListener("submit", (event) => {
       event.preventDefault();

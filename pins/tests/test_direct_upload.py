@@ -1,0 +1,239 @@
+"""Direct uploads to S3 and signed reads, against the session's S3 server over HTTP (moto).
+
+moto checks no signatures, expiry or POST-policy conditions; those are proven against Ceph RGW
+in stack/tests/test_rgw.py and pins/tests/test_s3_rgw.py. Here: the app's own checks, keys,
+headers, deduplication, the sweeper, and the exact policy the browser is given.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+from unittest import mock
+from urllib.parse import parse_qs, urlsplit
+
+import botocore.auth
+import pytest
+import requests
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from pins import s3, services, storage
+from pins.models import MediaAsset, PendingUpload
+from pins.tests.factories import image_bytes, make_board, make_pin, make_user
+
+pytestmark = [pytest.mark.django_db]
+
+
+@pytest.fixture(autouse=True)
+def _needs_s3(request):
+    request.getfixturevalue("services")  # the session's S3 server (a failure in CI)
+    if not storage.is_s3():
+        pytest.fail("the session's S3 server is not configured")
+
+
+def _post_to_s3(form: dict, data: bytes, content_type: str) -> requests.Response:
+    fields = {**form["fields"], "Content-Type": content_type}
+    return requests.post(form["url"], data=fields, files={"file": ("x", data)}, timeout=10)
+
+
+def _start(user) -> tuple[PendingUpload, dict]:
+    return services.upload_start(owner=user)
+
+
+def test_start_gives_a_server_key_a_short_expiry_and_the_right_conditions():
+    user = make_user()
+    before = timezone.now()
+    pending, form = _start(user)
+    assert pending.key.startswith(f"uploads/{user.pk}/") and len(pending.key) > 40
+    assert form["fields"]["key"] == pending.key
+    assert timedelta(seconds=590) <= pending.expires_at - before <= timedelta(seconds=610)
+    policy = json.loads(base64.b64decode(form["fields"]["policy"]))
+    expiration = datetime.fromisoformat(policy["expiration"].replace("Z", "+00:00"))
+    assert timedelta(seconds=590) <= expiration - before <= timedelta(seconds=610)
+    conditions = policy["conditions"]
+    assert ["content-length-range", 1, settings.MEDIA_MAX_UPLOAD_BYTES] in conditions
+    assert ["starts-with", "$Content-Type", "image/"] in conditions
+    assert {"key": pending.key} in conditions
+    assert {"bucket": settings.AWS_STORAGE_BUCKET_NAME} in conditions
+    assert form["fields"]["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+
+
+def test_a_good_direct_upload_becomes_an_asset_with_clean_headers(
+    django_capture_on_commit_callbacks,
+):
+    user = make_user()
+    pending, form = _start(user)
+    data = image_bytes(300, 200)
+    assert _post_to_s3(form, data, "image/png").status_code in (200, 201, 204)
+    with django_capture_on_commit_callbacks() as callbacks:
+        asset = services.upload_confirm(owner=user, upload_id=pending.pk)
+    assert len(callbacks) == 1  # processing queued after commit
+    assert (asset.width, asset.height, asset.format, asset.byte_size) == (
+        300,
+        200,
+        "jpeg",
+        len(data),
+    )
+    assert asset.original_key.startswith("originals/") and asset.original_key.endswith(".jpg")
+    head = storage._client().head_object(Bucket=storage._bucket(), Key=asset.original_key)
+    # The browser claimed PNG; the bytes are JPEG and that is what the object says.
+    assert head["ContentType"] == "image/jpeg"
+    assert head["ContentDisposition"] == "attachment"
+    assert storage.head(key=pending.key) is None  # the upload itself is gone
+    pending.refresh_from_db()
+    assert pending.confirmed_at is not None and pending.asset == asset
+    # Confirming twice (a double click) gives the same asset.
+    assert services.upload_confirm(owner=user, upload_id=pending.pk) == asset
+
+
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"<html><script>alert(1)</script></html>", "unreadable"),
+        (image_bytes(64, 64, fmt="TIFF"), "unsupported_format"),
+        (image_bytes(2100, 100), "aspect"),
+    ],
+)
+def test_a_direct_upload_that_is_not_an_acceptable_image_is_refused_and_deleted(data, code):
+    user = make_user()
+    pending, form = _start(user)
+    _post_to_s3(form, data, "image/jpeg")  # moto ignores the conditions; the app does not
+    with pytest.raises(ValidationError) as refused:
+        services.upload_confirm(owner=user, upload_id=pending.pk)
+    assert refused.value.code == code
+    assert storage.head(key=pending.key) is None
+    assert not MediaAsset.objects.exists()
+
+
+def test_too_big_missing_and_someone_elses_uploads_are_refused(settings):
+    user, other = make_user(), make_user()
+    pending, form = _start(user)
+    PendingUpload.objects.filter(pk=pending.pk).update(max_bytes=100)
+    _post_to_s3(form, image_bytes(300, 200), "image/jpeg")
+    with pytest.raises(ValidationError) as too_big:
+        services.upload_confirm(owner=user, upload_id=pending.pk)
+    assert too_big.value.code == "too_large" and storage.head(key=pending.key) is None
+
+    missing, _ = _start(user)
+    with pytest.raises(ValidationError) as never_sent:
+        services.upload_confirm(owner=user, upload_id=missing.pk)
+    assert never_sent.value.code == "missing_upload"
+
+    theirs, their_form = _start(other)
+    _post_to_s3(their_form, image_bytes(), "image/jpeg")
+    with pytest.raises(ValidationError) as not_mine:
+        services.upload_confirm(owner=user, upload_id=theirs.pk)
+    assert not_mine.value.code == "unknown_upload"
+    assert storage.head(key=theirs.key) is not None  # untouched: it is not ours to delete
+    assert not MediaAsset.objects.exists()
+
+
+def test_the_same_bytes_twice_give_the_same_asset_and_the_existing_pin(client):
+    user = make_user()
+    board = make_board(user)
+    data = image_bytes(120, 90, color=(10, 200, 30))
+    first, form = _start(user)
+    _post_to_s3(form, data, "image/jpeg")
+    asset = services.upload_confirm(owner=user, upload_id=first.pk)
+    pin = make_pin(user, board, media_asset=asset)
+
+    client.force_login(user)
+    started = client.post("/pin/upload/start/").json()
+    requests.post(started["url"], data=started["fields"], files={"file": ("x", data)}, timeout=10)
+    confirmed = client.post("/pin/upload/confirm/", {"upload": started["upload"]})
+    assert confirmed.status_code == 201
+    assert confirmed.json()["asset"] == asset.pk
+    assert confirmed.json()["duplicate_of"] == pin.get_absolute_url()
+    assert MediaAsset.objects.count() == 1
+
+
+def test_the_sweeper_removes_only_expired_unconfirmed_uploads():
+    user = make_user()
+    old, old_form = _start(user)
+    fresh, fresh_form = _start(user)
+    for form in (old_form, fresh_form):
+        _post_to_s3(form, image_bytes(), "image/jpeg")
+    PendingUpload.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    assert services.upload_sweep() == 1
+    assert (
+        storage.head(key=old.key) is None and not PendingUpload.objects.filter(pk=old.pk).exists()
+    )
+    assert storage.head(key=fresh.key) is not None
+    assert services.upload_sweep() == 0  # a second run finds nothing
+
+
+def test_views_need_login_and_post_and_say_why_when_s3_fails(client):
+    assert client.post("/pin/upload/start/").status_code == 302
+    user = make_user()
+    client.force_login(user)
+    assert client.get("/pin/upload/start/").status_code == 405
+    assert client.post("/pin/upload/confirm/", {"upload": "x"}).status_code == 400
+    # S3 refusing: a calm message, nothing half-made.
+    with mock.patch.object(storage, "presigned_post", side_effect=OSError("connection refused")):
+        reply = client.post("/pin/upload/start/")
+    assert reply.status_code == 503 and "nothing was saved" in reply.json()["error"]
+    assert not PendingUpload.objects.exists()
+
+
+def test_s3_unreachable_during_confirm_leaves_nothing_behind(settings):
+    user = make_user()
+    pending, form = _start(user)
+    _post_to_s3(form, image_bytes(), "image/jpeg")
+    with (
+        mock.patch.object(storage, "copy", side_effect=OSError("S3 went away")),
+        pytest.raises(OSError),
+    ):
+        services.upload_confirm(owner=user, upload_id=pending.pk)
+    assert not MediaAsset.objects.exists()
+    pending.refresh_from_db()
+    assert pending.confirmed_at is None  # can be confirmed again once S3 is back
+    assert services.upload_confirm(owner=user, upload_id=pending.pk).original_key
+
+
+# --- Signed reads --------------------------------------------------------------------------
+
+
+def test_our_signed_urls_equal_botocores_for_the_same_instant():
+    key = "renditions/ab/abcdef/grid-236.webp"
+    instant = datetime(2026, 11, 25, 12, 0, 0, tzinfo=UTC)
+    ours = s3.signed_url(
+        storage._s3_signing()[0],
+        key,
+        credentials=storage._frozen(storage._s3_signing()[1]),
+        expires=900,
+        now=instant.timestamp(),
+    )
+    window = s3.window_start(instant.timestamp(), 900)
+    with mock.patch.object(botocore.auth, "get_current_datetime", return_value=window):
+        theirs = storage._client().generate_presigned_url(
+            "get_object",
+            Params={"Bucket": storage._bucket(), "Key": key},
+            ExpiresIn=900,
+        )
+    assert urlsplit(ours)[:3] == urlsplit(theirs)[:3]
+    assert parse_qs(urlsplit(ours).query) == parse_qs(urlsplit(theirs).query)
+
+
+def test_signed_urls_are_stable_within_a_window_and_valid_for_half_the_expiry_at_least():
+    signer, source = storage._s3_signing()
+    credentials = storage._frozen(source)
+    start = s3.window_start(1_800_000_000, 900).timestamp()
+    first = s3.signed_url(signer, "k", credentials=credentials, expires=900, now=start)
+    later = s3.signed_url(signer, "k", credentials=credentials, expires=900, now=start + 449)
+    next_window = s3.signed_url(signer, "k", credentials=credentials, expires=900, now=start + 450)
+    assert first == later != next_window
+    query = parse_qs(urlsplit(later).query)
+    signed_at = datetime.strptime(query["X-Amz-Date"][0], "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    valid_until = signed_at.timestamp() + int(query["X-Amz-Expires"][0])
+    assert valid_until - (start + 449) >= 450
+
+
+def test_a_signed_url_fetches_the_object_from_s3():
+    key = storage.put_bytes(key="renditions/zz/test/grid-236.webp", data=b"RIFF-fake", fmt="webp")
+    response = requests.get(storage.url_for(key=key), timeout=10)
+    assert response.status_code == 200 and response.content == b"RIFF-fake"
+    head = storage._client().head_object(Bucket=storage._bucket(), Key=key)
+    assert head["ContentType"] == "image/webp" and head["ContentDisposition"] == "inline"
