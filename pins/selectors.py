@@ -20,8 +20,18 @@ WORD = re.compile(r"\w+", re.UNICODE)
 
 
 def _with_media(queryset: QuerySet[Pin]) -> QuerySet[Pin]:
-    return queryset.select_related("media", "owner").prefetch_related(
-        Prefetch("media__renditions", queryset=MediaRendition.objects.order_by("width"))
+    """Everything a card needs in two queries: the pin, its owner and media (one join), and the
+    renditions (one prefetch). ``on_public_board`` decides how long its media URLs live."""
+    return (
+        queryset.select_related("media", "owner")
+        .annotate(
+            on_public_board=Exists(
+                BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False)
+            )
+        )
+        .prefetch_related(
+            Prefetch("media__renditions", queryset=MediaRendition.objects.order_by("width"))
+        )
     )
 
 

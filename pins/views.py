@@ -52,11 +52,15 @@ def pin_card(pin: Pin) -> PinCard:
     grid = sorted((r for r in renditions if r.purpose == "grid"), key=lambda r: r.width)
     large = [r for r in renditions if r.purpose == "large"]
     ready = pin.media.status == MediaAsset.Status.READY and bool(grid)
-    srcset = ", ".join(f"{storage.url_for(key=r.key)} {r.width}w" for r in grid)
-    src = storage.url_for(key=grid[0].key) if grid else ""
-    large_src = storage.url_for(key=large[0].key) if large else (grid and src) or ""
+    # Media of pins on secret boards gets shorter-lived URLs.
+    expires = (
+        None if getattr(pin, "on_public_board", True) else settings.MEDIA_URL_EXPIRY_SECRET_SECONDS
+    )
+    srcset = ", ".join(f"{storage.url_for(key=r.key, expires=expires)} {r.width}w" for r in grid)
+    src = storage.url_for(key=grid[0].key, expires=expires) if grid else ""
+    large_src = storage.url_for(key=large[0].key, expires=expires) if large else src
     if len(grid) > 1 and not large:
-        large_src = storage.url_for(key=grid[-1].key)
+        large_src = storage.url_for(key=grid[-1].key, expires=expires)
     width = pin.media.width or GRID_COLUMN_PX
     height = pin.media.height or GRID_COLUMN_PX
     image_px = GRID_COLUMN_PX * height / width

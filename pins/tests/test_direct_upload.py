@@ -237,3 +237,38 @@ def test_a_signed_url_fetches_the_object_from_s3():
     assert response.status_code == 200 and response.content == b"RIFF-fake"
     head = storage._client().head_object(Bucket=storage._bucket(), Key=key)
     assert head["ContentType"] == "image/webp" and head["ContentDisposition"] == "inline"
+
+
+def test_media_of_pins_on_secret_boards_gets_shorter_lived_urls(client):
+    from pins.models import MediaRendition
+
+    owner = make_user()
+    urls = {}
+    for secret in (False, True):
+        asset = make_asset_ready(owner)
+        pin = make_pin(owner, make_board(owner, is_secret=secret), media_asset=asset)
+        client.force_login(owner)
+        info = client.get("/pin/status/", {"ids": pin.pk}).json()["pins"][str(pin.pk)]
+        urls[secret] = parse_qs(urlsplit(info["src"]).query)["X-Amz-Expires"][0]
+    assert urls == {
+        False: str(settings.MEDIA_URL_EXPIRY_SECONDS),
+        True: str(settings.MEDIA_URL_EXPIRY_SECRET_SECONDS),
+    }
+    assert MediaRendition.objects.count() == 2
+
+
+def make_asset_ready(owner):
+    from pins.models import MediaRendition
+    from pins.tests.factories import make_asset
+
+    asset = make_asset(owner)
+    MediaRendition.objects.create(
+        asset=asset,
+        purpose="grid",
+        width=236,
+        height=177,
+        format="webp",
+        key=f"{asset.original_key}/grid-236.webp",
+        byte_size=10,
+    )
+    return asset
