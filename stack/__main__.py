@@ -42,6 +42,13 @@ def _start_apps(st: Stack, web_port: int | None) -> str:
     migrate = [python, "manage.py", "migrate", "--noinput"]
     if subprocess.run(migrate, cwd=REPO, env=env, check=False).returncode != 0:
         raise StackError("manage.py migrate failed (its output is above)")
+    # The bucket as production has it: private, versioned, lifecycle rules, TLS-only policy.
+    provision = [python, "manage.py", "s3_provision", "--iam-dir", str(st.root / "iam")]
+    if (
+        env.get("AWS_STORAGE_BUCKET_NAME")
+        and subprocess.run(provision, cwd=REPO, env=env, check=False).returncode
+    ):
+        raise StackError("manage.py s3_provision failed (its output is above)")
     # Demo content makes the stack look alive; its renditions are made by the worker below.
     seed = [python, "manage.py", "seed_demo"]
     if subprocess.run(seed, cwd=REPO, env=env, check=False).returncode != 0:
