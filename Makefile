@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK_DIR ?= var/stack
 
-.PHONY: run test lint stack stack-stop stack-status clean help
+.PHONY: run test lint bench stack stack-stop stack-status clean help
 
 help:
 	@echo "make run         serve the site on the embedded default (SQLite, local media, file-queue worker)"
@@ -13,6 +13,7 @@ help:
 	@echo "make stack       start PostgreSQL + 2 replicas, Redis, S3, Celery worker/beat and gunicorn"
 	@echo "make stack-stop  stop what make stack started"
 	@echo "make lint        ruff check and format check"
+	@echo "make bench       benchmarks on the real stack -> var/bench/results.json (QUICK=1: small)"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "pinsite needs Python 3.11")'
@@ -38,6 +39,9 @@ lint: $(VENV)/.requirements-dev
 test: lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest
+
+bench: $(VENV)/.requirements-dev
+	$(PY) -m bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
 stack: $(VENV)/.requirements-dev
 	$(PY) -m stack up --app --root $(STACK_DIR)

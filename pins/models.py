@@ -328,8 +328,9 @@ class PendingUpload(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     expires_at = models.DateTimeField(help_text="The browser's upload form stops working here.")
     confirmed_at = models.DateTimeField(null=True, blank=True)
+    # A confirmed upload's record goes with its asset when that is purged.
     asset = models.ForeignKey(
-        MediaAsset, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+        MediaAsset, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
     )
 
     class Meta:

@@ -272,3 +272,16 @@ def make_asset_ready(owner):
         byte_size=10,
     )
     return asset
+
+
+def test_purging_an_asset_made_from_a_direct_upload_works(django_capture_on_commit_callbacks):
+    user = make_user()
+    pending, form = _start(user)
+    _post_to_s3(form, image_bytes(), "image/jpeg")
+    asset = services.upload_confirm(owner=user, upload_id=pending.pk)
+    with django_capture_on_commit_callbacks():
+        pin = make_pin(user, make_board(user), media_asset=asset)
+    services.pin_delete(pin=pin)
+    assert services.media_asset_purge(asset_id=asset.pk) is True
+    assert not MediaAsset.objects.filter(pk=asset.pk).exists()
+    assert not PendingUpload.objects.filter(pk=pending.pk).exists()
