@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
+from django.conf import settings
 from playwright.sync_api import Page, expect
 
 from accounts.services import user_create
@@ -116,6 +117,8 @@ def test_sign_up_upload_publish_save_search_follow_and_privacy(
 
     # --- two real photographs go up, each with its own progress bar ---------------------------
     ada.goto(f"{base}/pin/new/")
+    posts: list[str] = []
+    ada.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
     ada.locator("input[type=file]").set_input_files(
         [PHOTOS / "ColdRipple.jpg", PHOTOS / "Kite.jpg"]
     )
@@ -127,6 +130,11 @@ def test_sign_up_upload_publish_save_search_follow_and_privacy(
         expect(item.locator(".upload-state")).to_contain_text("Uploaded.")
         expect(item.get_by_label("Title")).to_be_visible()
     steps.shot(ada, "uploaded")
+    # The bytes went straight to the S3 server; the app only started and confirmed each upload.
+    s3_endpoint = settings.S3_ENDPOINT_URL
+    assert sum(url.startswith(s3_endpoint) for url in posts) == 2, posts
+    assert sum(url.endswith("/pin/upload/confirm/") for url in posts) == 2, posts
+    assert not any(url.endswith("/pin/upload/") for url in posts), posts
 
     # Each is published to its own board (the page's board menu is read at publish time).
     board_menu = ada.get_by_label("Board", exact=True)
