@@ -126,10 +126,15 @@ def upload_key_new(*, user_id: int) -> str:
     return f"uploads/{user_id}/{uuid.uuid4().hex}"
 
 
-def presigned_post(*, key: str, max_bytes: int, expires: int) -> dict:
-    """Form fields for a browser to POST one file of 1..max_bytes bytes, an image type, to ``key``."""
-    return _client().generate_presigned_post(
-        Bucket=_bucket(),
+def presigned_post(
+    *, key: str, max_bytes: int, expires: int, client=None, bucket: str | None = None
+) -> dict:
+    """Form fields for a browser to POST one file of 1..max_bytes bytes, an image type, to ``key``.
+
+    ``client``/``bucket`` default to the media storage's (tests pass another S3's).
+    """
+    return (client or _client()).generate_presigned_post(
+        Bucket=bucket or _bucket(),
         Key=key,
         Fields={"Content-Type": "image/jpeg"},
         Conditions=[

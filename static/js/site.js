@@ -211,6 +211,20 @@ function setupUpload(root) {
       state.textContent = message;
       item.classList.add("failed");
     };
+    // The image's average colour, from the file itself, for the placeholder shown until the
+    // worker's thumbnails (and the dominant colour it computes) arrive.
+    if ("createImageBitmap" in window) {
+      createImageBitmap(file, { resizeWidth: 1, resizeHeight: 1, resizeQuality: "low" })
+        .then((bitmap) => {
+          const canvas = document.createElement("canvas");
+          canvas.width = canvas.height = 1;
+          const context = canvas.getContext("2d");
+          context.drawImage(bitmap, 0, 0);
+          const [r, g, b] = context.getImageData(0, 0, 1, 1).data;
+          item.dataset.color = `rgb(${r}, ${g}, ${b})`;
+        })
+        .catch(() => {}); // not decodable here: the grey placeholder stays
+    }
     const uploaded = (reply) => {
       bar.value = 100;
       state.textContent = "Uploaded. Describe it, then publish.";
@@ -323,6 +337,7 @@ function setupUpload(root) {
     card.dataset.alt = form.elements.alt_text.value || title;
     card.innerHTML = '<span class="card-media"><span class="card-state">Preparing…</span></span>';
     if (item.dataset.ratio) card.firstElementChild.style.aspectRatio = item.dataset.ratio;
+    if (item.dataset.color) card.firstElementChild.style.backgroundColor = item.dataset.color;
     const label = document.createElement("span");
     label.className = "card-title";
     label.textContent = title || "Untitled pin";
