@@ -113,7 +113,9 @@ def bucket_policy(spec: BucketSpec) -> dict:
             "Principal": "*",
             "Action": "s3:*",
             "Resource": resources,
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+            # BoolIfExists, not Bool: Ceph RGW leaves the key out on plain HTTP (AWS sets it to
+            # "false"), and a Bool condition on a missing key never matches.
+            "Condition": {"BoolIfExists": {"aws:SecureTransport": "false"}},
         }
     ]
     if spec.allowed_ips:

@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 import dj_database_url
 from boto3.s3.transfer import TransferConfig
+from botocore.config import Config as BotoConfig
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -288,6 +289,14 @@ if AWS_STORAGE_BUCKET_NAME:
         _s3_options["endpoint_url"] = S3_ENDPOINT_URL
         # Local S3 servers are reached by address; virtual-host names like bucket.127.0.0.1 don't resolve.
         _s3_options["addressing_style"] = "path"
+        # botocore sends streamed checksums (aws-chunked) on HTTPS by default; S3 implementations
+        # that predate them (Ceph RGW 16) answer MissingContentLength. Checksums only when required.
+        _s3_options["client_config"] = BotoConfig(
+            signature_version="s3v4",
+            s3={"addressing_style": "path"},
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
+        )
     if env_str("AWS_ACCESS_KEY_ID"):
         _s3_options["access_key"] = env_str("AWS_ACCESS_KEY_ID")
         _s3_options["secret_key"] = env_str("AWS_SECRET_ACCESS_KEY")

@@ -17,11 +17,14 @@ import os
 import shutil
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from stack import Stack, StackError
+from stack.rgw import RadosGateway
 
 ENV_EXAMPLE = Path(__file__).resolve().parent.parent / ".env.example"
 
@@ -36,7 +39,13 @@ def settings_variables() -> list[str]:
     return names
 
 
-_session: dict = {"stack": None, "root": None, "unavailable": None}
+_session: dict = {
+    "stack": None,
+    "root": None,
+    "unavailable": None,
+    "rgw": None,  # the Ceph RGW lane, while the `rgw` fixture has it running
+    "rgw_summary": None,
+}
 
 
 def in_ci() -> bool:
@@ -90,7 +99,75 @@ def pytest_load_initial_conftests(early_config, parser, args):
     yield
 
 
+class RgwLane:
+    """What the `rgw` fixture gives a test: a real Ceph RGW's address, credentials and clients."""
+
+    def __init__(self, gateway: RadosGateway) -> None:
+        self.gateway = gateway
+        self.endpoint_url = gateway.endpoint_url
+        self.tls_endpoint_url = gateway.tls_endpoint_url  # None when started without TLS
+        self.ca_bundle = str(gateway.ca_bundle)  # the self-signed certificate of the TLS port
+        self.access_key = gateway.access_key
+        self.secret_key = gateway.secret_key
+        self.region = gateway.region
+
+    def client(self, *, tls: bool = False, **config: Any) -> Any:
+        """A boto3 S3 client: SigV4, path-style, us-east-1; over HTTPS if `tls`."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.client(
+            "s3",
+            endpoint_url=self.tls_endpoint_url if tls else self.endpoint_url,
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+            verify=self.ca_bundle if tls else None,
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}, **config),
+        )
+
+
+@pytest.fixture(scope="session")
+def rgw() -> Iterator[RgwLane]:
+    """A real Ceph Object Gateway for the session, started on first use (see stack/rgw.py).
+
+    Unlike moto it enforces signatures, presigned expiry, POST-policy conditions and bucket
+    policies. Like `require_stack()`: with CI=true a failure to start fails the tests that ask
+    for it; elsewhere they are skipped with the reason.
+    """
+    if _session["unavailable"] == "PINSITE_TEST_STACK=off":
+        pytest.skip("needs the Ceph RGW lane: PINSITE_TEST_STACK=off")
+    gateway = _session["rgw"] = RadosGateway(_session["root"] / "rgw")
+    try:
+        gateway.start()
+    except StackError as error:
+        gateway.stop()
+        _session["rgw"] = None
+        if in_ci():
+            pytest.fail(f"the Ceph RGW lane failed to start (CI=true):\n{error}", pytrace=False)
+        pytest.skip(f"needs the Ceph RGW lane: {str(error).splitlines()[0]}")
+    try:
+        yield RgwLane(gateway)
+    finally:
+        times = gateway.timings
+        _session["rgw_summary"] = (
+            f"Ceph RGW lane: up in {times['start']:.1f} s (packages {times['install']:.1f} s,"
+            f" bootstrap {times['bootstrap']:.1f} s{', retried once' if gateway.retried else ''}),"
+            f" {gateway.memory_kib() // 1024} MiB resident at the end"
+        )
+        gateway.stop()
+        _session["rgw"] = None
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _session["rgw_summary"]:
+        terminalreporter.write_line(_session["rgw_summary"])
+
+
 def pytest_unconfigure(config):
+    if _session["rgw"] is not None:  # an interrupted session may not have finalised the fixture
+        _session["rgw"].stop()
+        _session["rgw"] = None
     stack, root = _session["stack"], _session["root"]
     if stack is not None:
         stack.stop()
