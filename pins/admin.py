@@ -4,7 +4,7 @@ from django.utils.html import format_html
 
 from accounts.admin import HTTPS_URL_FIELDS
 from pins import services, storage
-from pins.models import MediaAsset, MediaRendition, Pin, PinReport
+from pins.models import MediaAsset, MediaRendition, PendingUpload, Pin, PinReport
 
 
 def _thumbnail(asset: MediaAsset | None) -> str:
@@ -129,3 +129,15 @@ class PinReportAdmin(admin.ModelAdmin):
     list_select_related = ["pin", "reporter", "resolved_by"]
     search_fields = ["pin__title", "reporter__username", "detail"]
     raw_id_fields = ["pin", "reporter", "resolved_by"]
+
+
+@admin.register(PendingUpload)
+class PendingUploadAdmin(admin.ModelAdmin):
+    """Direct uploads the server allowed; unconfirmed ones are swept (and expire in the bucket)."""
+
+    list_display = ("key", "owner", "created_at", "expires_at", "confirmed_at", "asset")
+    list_filter = (("confirmed_at", admin.EmptyFieldListFilter),)
+    search_fields = ("key", "owner__username")
+    raw_id_fields = ("owner", "asset")
+    list_select_related = ("owner", "asset")
+    date_hierarchy = "created_at"

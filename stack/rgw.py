@@ -399,7 +399,16 @@ class RadosGateway:
         return out
 
     def _ceph(self, args: list[str]) -> str:
-        return self._run(["ceph", "-c", str(self.conf), "--connect-timeout", "30", *args])
+        # A client that reaches a new monitor before it has settled may send an all-zero fsid and
+        # be refused ("problem getting command descriptions"); asking again a moment later works.
+        for attempt in range(5):
+            try:
+                return self._run(["ceph", "-c", str(self.conf), "--connect-timeout", "30", *args])
+            except StackError as error:
+                if "problem getting command descriptions" not in str(error) or attempt == 4:
+                    raise
+                time.sleep(0.2 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def _admin(self, args: list[str]) -> str:
         return self._run(["radosgw-admin", "-c", str(self.conf), *args])

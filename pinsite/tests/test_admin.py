@@ -3,15 +3,18 @@ changelist's query count does not grow with the number of rows shown."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.contrib import admin
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import UserFollow
 from boards.models import BoardFollow
-from pins.models import MediaRendition, PinReport
+from pins.models import MediaRendition, PendingUpload, PinReport
 from pins.tests.factories import make_asset, make_board, make_pin, make_user
 
 pytestmark = pytest.mark.django_db
@@ -31,6 +34,12 @@ def populate(count: int) -> None:
     previous = None
     for _ in range(count):
         person = make_user()
+        PendingUpload.objects.create(
+            owner=person,
+            key=f"uploads/{person.pk}/{uuid.uuid4().hex}",
+            max_bytes=1000,
+            expires_at=timezone.now(),
+        )
         board = make_board(person)
         asset = make_asset(person, dominant_color="#336699")
         for width in (236, 474):

@@ -73,7 +73,7 @@ def test_cache_is_the_sessions_redis():
 
 
 def test_media_goes_to_the_s3_server_over_http():
-    assert settings.STORAGES["default"]["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert settings.STORAGES["default"]["BACKEND"] == "pins.s3.MediaStorage"
     key = f"harness/{uuid.uuid4().hex}.txt"
     assert default_storage.save(key, ContentFile(b"hello")) == key
     client = boto3.client(
