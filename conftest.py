@@ -26,6 +26,11 @@ def django_db_setup(django_db_setup, django_db_blocker):
     stack = current_stack()
     if stack is not None:
         stack.wait_replicas_caught_up()
+    yield
+    # The replica prober's own connections to the test database would make its DROP fail.
+    from pinsite import replica_health
+
+    replica_health.reset()
 
 
 @pytest.fixture

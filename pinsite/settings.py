@@ -95,6 +95,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Routes each request's reads (replica or writer); before sessions, so a session save counts.
+    "pinsite.db_router.ReadYourWritesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -185,9 +187,50 @@ REPLICA_ALIASES: list[str] = []
 for index, replica_url in enumerate(REPLICA_URLS, start=1):
     alias = f"replica_{index}"
     DATABASES[alias] = _database(replica_url)
+    if DATABASES[alias]["ENGINE"] == "django.db.backends.postgresql":
+        # PostgreSQL plus one retry on the writer of a read that meets a dead reader.
+        DATABASES[alias]["ENGINE"] = "pinsite.replica_backend"
     # Tests create the test database on the writer only; replicas receive it by streaming.
     DATABASES[alias]["TEST"] = {"MIRROR": "default"}
     REPLICA_ALIASES.append(alias)
+
+
+def env_seconds(name: str, default: float) -> float:
+    raw = env_str(name)
+    try:
+        value = float(raw) if raw else float(default)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} must be a number of seconds, not {raw!r}") from None
+    if not 0 < value < 86400:
+        raise ImproperlyConfigured(f"{name} must be more than 0 and less than a day, not {raw!r}")
+    return value
+
+
+# The read routing policy is stated in pinsite/db_router.py.
+REPLICA_PIN_SECONDS = env_seconds("REPLICA_PIN_SECONDS", 5)
+REPLICA_MAX_LAG = env_seconds("REPLICA_MAX_LAG", 2)
+REPLICA_PROBE_INTERVAL = env_seconds("REPLICA_PROBE_INTERVAL", 1)
+if REPLICA_ALIASES and REPLICA_PIN_SECONDS < REPLICA_MAX_LAG + REPLICA_PROBE_INTERVAL:
+    # A shorter pin could end while a replica still in rotation lacks the write.
+    raise ImproperlyConfigured(
+        "REPLICA_PIN_SECONDS must be at least REPLICA_MAX_LAG + REPLICA_PROBE_INTERVAL"
+    )
+_replica_weights = env_list("DATABASE_REPLICA_WEIGHTS")
+if _replica_weights and len(_replica_weights) != len(REPLICA_ALIASES):
+    raise ImproperlyConfigured(
+        "DATABASE_REPLICA_WEIGHTS needs one weight per URL in DATABASE_REPLICA_URLS"
+    )
+try:
+    REPLICA_WEIGHTS = {
+        alias: float(weight)
+        for alias, weight in zip(REPLICA_ALIASES, _replica_weights, strict=False)
+    }
+except ValueError:
+    raise ImproperlyConfigured("DATABASE_REPLICA_WEIGHTS must be numbers, e.g. 2,1,1") from None
+if any(not 0 <= weight < 1e6 for weight in REPLICA_WEIGHTS.values()):
+    raise ImproperlyConfigured("DATABASE_REPLICA_WEIGHTS must be 0 (no reads) or more")
+# /metrics answers a request bearing this token (Authorization: Bearer ...) or a staff session.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
 
 DATABASE_ROUTERS = ["pinsite.db_router.PrimaryReplicaRouter"]
 

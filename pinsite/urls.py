@@ -9,6 +9,8 @@ urlpatterns = [
     path("boards/", include("boards.urls")),
     path("", include("accounts.urls")),
     path("healthz", health.healthz, name="healthz"),
+    path("healthz/replicas", health.replicas, name="healthz-replicas"),
+    path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
 

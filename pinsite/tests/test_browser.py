@@ -27,7 +27,8 @@ PHOTOS = REPO / "demo" / "photos"
 PASSWORD = "harbour-tulip-lantern"
 THUMBNAIL_TIMEOUT_MS = 60_000
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# The live server reads the replicas as production does (pinsite/db_router.py), so they are allowed.
+pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 class Steps:

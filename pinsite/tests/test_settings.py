@@ -117,6 +117,23 @@ def test_a_separate_broker_url_wins_over_redis_url():
             "up to 15",
         ),
         ({"DATABASE_REPLICA_URLS": "postgres://r@h/db"}, "needs DATABASE_URL"),
+        (
+            {
+                "DATABASE_URL": "postgres://w@h/db",
+                "DATABASE_REPLICA_URLS": "postgres://r@h1/db",
+                "REPLICA_PIN_SECONDS": "1",
+            },
+            "REPLICA_PIN_SECONDS must be at least",
+        ),
+        (
+            {
+                "DATABASE_URL": "postgres://w@h/db",
+                "DATABASE_REPLICA_URLS": "postgres://r@h1/db,postgres://r@h2/db",
+                "DATABASE_REPLICA_WEIGHTS": "2",
+            },
+            "one weight per URL",
+        ),
+        ({"REPLICA_MAX_LAG": "soon"}, "REPLICA_MAX_LAG must be a number of seconds"),
         ({"DJANGO_ENV": "staging"}, "DJANGO_ENV must be"),
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be true or false"),
         ({"DJANGO_ENV": "production"}, "DJANGO_SECRET_KEY must be set"),
@@ -160,6 +177,6 @@ def test_the_deploy_check_catches_a_weakened_production_setting():
 
 def test_env_example_lists_every_variable_the_settings_read():
     source = (REPO / "pinsite" / "settings.py").read_text()
-    read = set(re.findall(r'env_(?:str|bool|int|list)\("([A-Z0-9_]+)"', source))
+    read = set(re.findall(r'env_(?:str|bool|int|list|seconds)\("([A-Z0-9_]+)"', source))
     assert read, "the pattern no longer matches how settings.py reads variables"
     assert read <= set(settings_variables())
