@@ -26,6 +26,8 @@ class BucketSpec:
     allowed_ips: tuple[str, ...] = ()
     allowed_vpc_endpoints: tuple[str, ...] = ()
     kms_key_id: str = ""
+    # False only for a plain-HTTP endpoint (a local S3): denying plain HTTP would lock the app out.
+    require_tls: bool = True
     unconfirmed_upload_days: int = 1
     noncurrent_version_days: int = 30
     extra: dict = field(default_factory=dict)
@@ -103,21 +105,26 @@ def cors(spec: BucketSpec) -> dict | None:
     }
 
 
-def bucket_policy(spec: BucketSpec) -> dict:
-    """Deny every request over plain HTTP; when allowlists are set, deny requests from elsewhere."""
+def bucket_policy(spec: BucketSpec) -> dict | None:
+    """Deny every request over plain HTTP; when allowlists are set, deny requests from elsewhere.
+
+    None when there is nothing to deny (a plain-HTTP local endpoint without allowlists).
+    """
     resources = [spec.arn, f"{spec.arn}/*"]
-    statements = [
-        {
-            "Sid": "DenyInsecureTransport",
-            "Effect": "Deny",
-            "Principal": "*",
-            "Action": "s3:*",
-            "Resource": resources,
-            # BoolIfExists, not Bool: Ceph RGW leaves the key out on plain HTTP (AWS sets it to
-            # "false"), and a Bool condition on a missing key never matches.
-            "Condition": {"BoolIfExists": {"aws:SecureTransport": "false"}},
-        }
-    ]
+    statements = []
+    if spec.require_tls:
+        statements.append(
+            {
+                "Sid": "DenyInsecureTransport",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": "s3:*",
+                "Resource": resources,
+                # BoolIfExists, not Bool: Ceph RGW leaves the key out on plain HTTP (AWS sets it
+                # to "false"), and a Bool condition on a missing key never matches.
+                "Condition": {"BoolIfExists": {"aws:SecureTransport": "false"}},
+            }
+        )
     if spec.allowed_ips:
         statements.append(
             {
@@ -142,7 +149,7 @@ def bucket_policy(spec: BucketSpec) -> dict:
                 },
             }
         )
-    return {"Version": "2012-10-17", "Statement": statements}
+    return {"Version": "2012-10-17", "Statement": statements} if statements else None
 
 
 def iam_policies(spec: BucketSpec) -> dict[str, dict]:
@@ -283,10 +290,13 @@ def provision(client, spec: BucketSpec, *, log=print) -> list[str]:
         step("cors", client.put_bucket_cors, Bucket=spec.bucket, CORSConfiguration=rules)
     else:
         step("cors (none: no upload origins)", client.delete_bucket_cors, Bucket=spec.bucket)
-    step(
-        "bucket policy",
-        client.put_bucket_policy,
-        Bucket=spec.bucket,
-        Policy=json.dumps(bucket_policy(spec)),
-    )
+    policy = bucket_policy(spec)
+    if policy:
+        step(
+            "bucket policy", client.put_bucket_policy, Bucket=spec.bucket, Policy=json.dumps(policy)
+        )
+    else:
+        step(
+            "bucket policy (none: nothing to deny)", client.delete_bucket_policy, Bucket=spec.bucket
+        )
     return steps

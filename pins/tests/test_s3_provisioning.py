@@ -38,6 +38,13 @@ def _state(client, bucket: str) -> dict:
     }
 
 
+def state_without_policy(client, bucket: str) -> dict:
+    return {
+        "versioning": client.get_bucket_versioning(Bucket=bucket)["Status"],
+        "cors": _cors(client, bucket),
+    }
+
+
 def _cors(client, bucket: str) -> list | None:
     try:
         return client.get_bucket_cors(Bucket=bucket)["CORSRules"]
@@ -49,6 +56,7 @@ def _cors(client, bucket: str) -> list | None:
 def test_provisioning_a_new_bucket_twice_gives_the_same_complete_state(client):
     spec = replace(
         bucket_spec(),
+        require_tls=True,  # as in production; moto does not enforce it on bucket-level calls
         bucket=f"pinsite-provision-{uuid.uuid4().hex[:8]}",
         upload_origins=("https://pins.example.com",),
         allowed_ips=("203.0.113.0/24",),
@@ -83,8 +91,14 @@ def test_the_command_provisions_the_configured_bucket_and_prints_both_roles(
     call_command("s3_provision", stdout=out)
     assert "bucket policy" in out.getvalue()
     assert "IAM policy for the web role" in out.getvalue()
-    state = _state(client, settings.AWS_STORAGE_BUCKET_NAME)
-    assert state["versioning"] == "Enabled" and state["cors"] is None
+    bucket = settings.AWS_STORAGE_BUCKET_NAME
+    assert state_without_policy(client, bucket)["versioning"] == "Enabled"
+    # The session's S3 is plain HTTP: a deny-plain-HTTP policy would lock the app out, so the
+    # command leaves it out (and says so), and the app's object calls keep working.
+    with pytest.raises(client.exceptions.ClientError):
+        client.get_bucket_policy(Bucket=bucket)
+    client.put_object(Bucket=bucket, Key="originals/x.jpg", Body=b"x")
+    assert client.head_object(Bucket=bucket, Key="originals/x.jpg")["ContentLength"] == 1
     call_command("s3_provision", "--iam-only", "--iam-dir", str(tmp_path), stdout=io.StringIO())
     web = json.loads((tmp_path / "web.json").read_text())
     worker = json.loads((tmp_path / "worker.json").read_text())

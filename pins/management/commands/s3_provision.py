@@ -19,6 +19,7 @@ def bucket_spec() -> s3_provisioning.BucketSpec:
         allowed_ips=tuple(settings.S3_ALLOWED_SOURCE_IPS),
         allowed_vpc_endpoints=tuple(settings.S3_ALLOWED_VPC_ENDPOINTS),
         kms_key_id=settings.S3_KMS_KEY_ID,
+        require_tls=not settings.S3_ENDPOINT_URL.startswith("http://"),
     )
 
 
@@ -43,6 +44,11 @@ class Command(BaseCommand):
         if not storage.is_s3():
             raise CommandError("AWS_STORAGE_BUCKET_NAME is not set: media is on local disk.")
         spec = bucket_spec()
+        if not spec.require_tls:
+            self.stderr.write(
+                f"S3_ENDPOINT_URL {settings.S3_ENDPOINT_URL} is plain HTTP: the policy that denies "
+                "plain HTTP is left out (it would lock pinsite out). Use https in production."
+            )
         if dry_run:
             documents = {
                 "public_access_block": s3_provisioning.public_access_block(),
