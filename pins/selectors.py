@@ -6,10 +6,21 @@ import base64
 import re
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import Case, Exists, OuterRef, Prefetch, Q, QuerySet, Value, When
+from django.db.models import (
+    Case,
+    Exists,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+    prefetch_related_objects,
+)
+from django.utils import timezone
 
 from accounts.models import UserFollow
 from boards.models import Board, BoardFollow, BoardPin
@@ -97,20 +108,37 @@ class FeedPage:
     following_count: int  # how many of ``pins`` come from people and boards the user follows
 
 
-def _cursor_encode(phase: str, pin: Pin) -> str:
-    raw = f"{phase}|{pin.created_at.isoformat()}|{pin.pk}"
+# How long a pin counts as fresh for the "fresh popular" part of the feed.
+FRESH_DAYS = 14
+PHASES = ("f", "h", "p")  # following, fresh and saved by others, everything else
+
+
+@dataclass(frozen=True)
+class _Cursor:
+    phase: str
+    stamp: datetime | None  # the last pin's created_at in this phase (None: phase start)
+    pk: int | None
+    fresh_since: datetime  # fixed on the first page, so pins never change phase mid-scroll
+
+
+def _cursor_encode(cursor: _Cursor) -> str:
+    stamp = cursor.stamp.isoformat() if cursor.stamp else ""
+    raw = f"{cursor.phase}|{stamp}|{cursor.pk or ''}|{cursor.fresh_since.isoformat()}"
     return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
 
 
-def _cursor_decode(cursor: str | None) -> tuple[str, datetime, int] | None:
-    """None for no cursor; raises ValueError for a malformed one."""
-    if not cursor:
-        return None
+def _cursor_decode(cursor: str) -> _Cursor:
+    """Raises ValueError for a malformed cursor."""
     padded = cursor + "=" * (-len(cursor) % 4)
-    phase, stamp, pk = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
-    if phase not in {"f", "p"}:
+    phase, stamp, pk, since = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
+    if phase not in PHASES:
         raise ValueError("unknown feed phase")
-    return phase, datetime.fromisoformat(stamp), int(pk)
+    return _Cursor(
+        phase,
+        datetime.fromisoformat(stamp) if stamp else None,
+        int(pk) if pk else None,
+        datetime.fromisoformat(since),
+    )
 
 
 def _following_condition(user) -> Q:
@@ -122,40 +150,82 @@ def _following_condition(user) -> Q:
     return Q(owner__in=followed_people) | on_followed_board | Q(owner=user)
 
 
-def _after(queryset: QuerySet[Pin], position: tuple[datetime, int] | None) -> QuerySet[Pin]:
-    if position is None:
+def _after(queryset: QuerySet[Pin], cursor: _Cursor) -> QuerySet[Pin]:
+    if cursor.stamp is None:
         return queryset
-    stamp, pk = position
+    stamp, pk = cursor.stamp, cursor.pk
     return queryset.filter(Q(created_at__lt=stamp) | Q(created_at=stamp, id__lt=pk))
 
 
-def pin_feed_for_user(*, user, cursor: str | None = None, limit: int = 30) -> FeedPage:
-    """The home feed: pins from followed people and boards (and one's own), newest first; then
-    everyone else's fresh pins, newest first. Keyset pagination, so page 1,000 costs what page 1 does.
+def _fresh_popular_condition(since: datetime) -> Q:
+    saved_by_others = Exists(
+        Pin.objects.filter(parent=OuterRef("pk")).exclude(owner=OuterRef("owner"))
+    )
+    return Q(created_at__gte=since) & saved_by_others
 
-    Raises ValueError for a malformed cursor.
+
+def pin_feed_for_user(*, user, cursor: str | None = None, limit: int = 30) -> FeedPage:
+    """The home feed, in three parts, each newest first:
+
+    1. pins from people and boards ``user`` follows (and their own), when signed in;
+    2. fresh popular pins: made in the last FRESH_DAYS days and saved by someone else;
+    3. everything else ``user`` may see.
+
+    Keyset pagination within each part, so page 1,000 costs what page 1 does; the cursor fixes the
+    freshness boundary, so a pin never moves between parts while someone scrolls. The renditions of
+    the whole page are fetched in one query. Raises ValueError for a malformed cursor.
     """
-    decoded = _cursor_decode(cursor)
-    visible = Pin.objects.visible_to(user).order_by("-created_at", "-id")
     authenticated = user is not None and user.is_authenticated
-    phase = decoded[0] if decoded else ("f" if authenticated else "p")
-    position = (decoded[1], decoded[2]) if decoded else None
+    phases = PHASES if authenticated else PHASES[1:]
+    position = (
+        _cursor_decode(cursor)
+        if cursor
+        else _Cursor(phases[0], None, None, timezone.now() - timedelta(days=FRESH_DAYS))
+    )
+    if position.phase not in phases:
+        raise ValueError("feed phase not available")
+    following = _following_condition(user) if authenticated else Q(pk__in=[])
+    hot = _fresh_popular_condition(position.fresh_since)
+    conditions = {"f": following, "h": ~following & hot, "p": ~following & ~hot}
+    visible = (
+        Pin.objects.visible_to(user)
+        .select_related("media", "owner")
+        .annotate(
+            on_public_board=Exists(
+                BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False)
+            )
+        )
+        .order_by("-created_at", "-id")
+    )
 
     pins: list[Pin] = []
     following_count = 0
-    if phase == "f":
-        following = _with_media(_after(visible.filter(_following_condition(user)), position))
-        pins = list(following[: limit + 1])
-        if len(pins) > limit:
-            pins = pins[:limit]
-            return FeedPage(pins, _cursor_encode("f", pins[-1]), len(pins))
-        following_count = len(pins)
-        phase, position = "p", None
-    rest = visible.exclude(_following_condition(user)) if authenticated else visible
-    more = list(_with_media(_after(rest, position))[: limit - len(pins) + 1])
-    has_more = len(more) > limit - len(pins)
-    pins += more[: limit - len(pins)]
-    next_cursor = _cursor_encode("p", pins[-1]) if has_more and pins else None
+    next_cursor = None
+    for phase in phases[phases.index(position.phase) :]:
+        wanted = limit - len(pins)
+        start = (
+            position
+            if phase == position.phase
+            else _Cursor(phase, None, None, position.fresh_since)
+        )
+        found = list(_after(visible.filter(conditions[phase]), start)[: wanted + 1])
+        pins += found[:wanted]
+        if phase == "f":
+            following_count = len(found[:wanted])
+        if len(found) > wanted:
+            last = pins[-1]
+            next_cursor = _cursor_encode(
+                _Cursor(phase, last.created_at, last.pk, position.fresh_since)
+            )
+            break
+        if len(pins) == limit and phase != phases[-1]:
+            # Full exactly at a part's end: the next page starts the next part.
+            next_phase = phases[phases.index(phase) + 1]
+            next_cursor = _cursor_encode(_Cursor(next_phase, None, None, position.fresh_since))
+            break
+    prefetch_related_objects(
+        pins, Prefetch("media__renditions", queryset=MediaRendition.objects.order_by("width"))
+    )
     return FeedPage(pins, next_cursor, following_count)
 
 
