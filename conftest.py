@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -56,15 +57,15 @@ def _test_database_env() -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def celery_worker_process(tmp_path_factory, django_db_setup):
-    """A real `celery worker` process on the session's Redis broker and test database.
-
-    Use with ``django_db(transaction=True)`` so the worker can see committed rows.
-    """
-    require_stack()
-    log = tmp_path_factory.mktemp("celery") / "worker.log"
-    with log.open("wb") as out:
+def start_celery_worker(
+    log: Path,
+    *,
+    queues: str = "celery,media",
+    concurrency: int = 1,
+    env: dict[str, str] | None = None,
+) -> subprocess.Popen:
+    """Start a real `celery worker` (its own process group) and wait until it is ready."""
+    with log.open("ab") as out:
         process = subprocess.Popen(
             [
                 sys.executable,
@@ -74,9 +75,9 @@ def celery_worker_process(tmp_path_factory, django_db_setup):
                 "pinsite",
                 "worker",
                 "-Q",
-                "celery,media",
+                queues,
                 "--concurrency",
-                "1",
+                str(concurrency),
                 "--pool",
                 "prefork",
                 "--without-mingle",
@@ -85,21 +86,64 @@ def celery_worker_process(tmp_path_factory, django_db_setup):
                 "INFO",
             ],
             cwd=REPO,
-            env=_test_database_env(),
+            env={**_test_database_env(), **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
     deadline = time.monotonic() + 30
-    while b"ready." not in log.read_bytes():
+    ready_marks = log.read_bytes().count(b"ready.")
+    while log.read_bytes().count(b"ready.") <= ready_marks:
         if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
+            stop_celery_worker(process)
             pytest.fail(f"celery worker did not start:\n{log.read_text()[-3000:]}")
         time.sleep(0.1)
-    yield process, log
-    process.terminate()
+    return process
+
+
+def stop_celery_worker(process: subprocess.Popen) -> None:
+    """Warm shutdown, then the whole process group (its pool) if it does not go in time."""
+    if process.poll() is None:
+        process.terminate()
     try:
         process.wait(timeout=15)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, 9)
         process.wait()
+    with contextlib.suppress(ProcessLookupError):  # pool processes a killed parent left
+        os.killpg(process.pid, 9)
+
+
+@pytest.fixture(scope="module")
+def celery_worker_process(tmp_path_factory, django_db_setup):
+    """A real `celery worker` process on the session's Redis broker and test database.
+
+    Use with ``django_db(transaction=True)`` so the worker can see committed rows.
+    """
+    require_stack()
+    log = tmp_path_factory.mktemp("celery") / "worker.log"
+    log.touch()
+    process = start_celery_worker(log)
+    yield process, log
+    stop_celery_worker(process)
+
+
+@pytest.fixture
+def celery_worker_factory(tmp_path, django_db_setup):
+    """Start workers with other queues or settings (e.g. to kill one); all stopped afterwards.
+
+    ``start(name, **options)`` returns (process, log); options as for start_celery_worker.
+    """
+    require_stack()
+    started: list[subprocess.Popen] = []
+
+    def start(name: str = "worker", **options) -> tuple[subprocess.Popen, Path]:
+        log = tmp_path / f"{name}.log"
+        log.touch()
+        process = start_celery_worker(log, **options)
+        started.append(process)
+        return process, log
+
+    yield start
+    for process in started:
+        stop_celery_worker(process)

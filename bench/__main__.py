@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parent.parent
 AREAS = {
     "signing": ("bench.signing", True),
     "replicas": ("bench.replicas", False),  # starts the stack shapes it needs itself
+    "thumbnails": ("bench.thumbnails", False),  # pure image code; no services
 }
 
 

@@ -1,21 +1,24 @@
+from datetime import timedelta
+
 from django.contrib import admin, messages
-from django.db import transaction
+from django.utils import timezone
 from django.utils.html import format_html
+from django.utils.text import Truncator
 
 from accounts.admin import HTTPS_URL_FIELDS
-from pins import services, storage
+from pins import media, placeholders, services, storage
 from pins.models import MediaAsset, MediaRendition, PendingUpload, Pin, PinReport
 
 
 def _thumbnail(asset: MediaAsset | None) -> str:
     if asset is None:
         return ""
-    grid = [r for r in asset.renditions.all() if r.purpose == "grid"]
+    grid = [r for r in asset.renditions.all() if r.purpose == "grid" and r.format == "webp"]
     if not grid:
         return asset.get_status_display()
     return format_html(
         '<img src="{}" width="60" alt="" style="background:{}">',
-        storage.url_for(key=grid[0].key),
+        storage.url_for(key=min(grid, key=lambda r: r.width).key),
         asset.dominant_color or "#eee",
     )
 
@@ -26,6 +29,27 @@ class MediaRenditionInline(admin.TabularInline):
     can_delete = False
     fields = ["purpose", "width", "height", "format", "byte_size", "key"]
     readonly_fields = fields
+
+
+class NeedsAttentionFilter(admin.SimpleListFilter):
+    """Assets staff should look at: failed ones, and ones stuck before ready."""
+
+    title = "needs attention"
+    parameter_name = "attention"
+    STUCK_AFTER = timedelta(minutes=15)
+
+    def lookups(self, request, model_admin):
+        return [("failed", "Failed"), ("stuck", "Stuck in pending or processing (15+ min)")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "failed":
+            return queryset.filter(status=MediaAsset.Status.FAILED)
+        if self.value() == "stuck":
+            return queryset.filter(
+                status__in=[MediaAsset.Status.PENDING, MediaAsset.Status.PROCESSING],
+                updated_at__lt=timezone.now() - self.STUCK_AFTER,
+            )
+        return queryset
 
 
 @admin.register(MediaAsset)
@@ -40,16 +64,27 @@ class MediaAssetAdmin(admin.ModelAdmin):
         "height",
         "byte_size",
         "status",
+        "renditions_made",
+        "failure",
         "storage_tier",
         "created_at",
     ]
-    list_filter = ["status", "kind", "format", "storage_tier"]
+    list_filter = [NeedsAttentionFilter, "status", "kind", "format", "storage_tier"]
     list_select_related = ["owner"]
-    search_fields = ["original_key", "content_hash", "owner__username"]
+    search_fields = ["original_key", "content_hash", "owner__username", "failure_reason"]
     raw_id_fields = ["owner"]
-    readonly_fields = ["content_hash", "original_key", "processed_at", "released_at"]
+    readonly_fields = [
+        "content_hash",
+        "original_key",
+        "status",
+        "failure_reason",
+        "interrupted_runs",
+        "placeholder_preview",
+        "processed_at",
+        "released_at",
+    ]
     inlines = [MediaRenditionInline]
-    actions = ["process_renditions"]
+    actions = ["rebuild_renditions"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("renditions")
@@ -58,13 +93,31 @@ class MediaAssetAdmin(admin.ModelAdmin):
     def thumbnail(self, obj: MediaAsset) -> str:
         return _thumbnail(obj)
 
-    @admin.action(description="Make missing renditions (in the background)")
-    def process_renditions(self, request, queryset) -> None:
-        ids = list(queryset.values_list("pk", flat=True))
-        from pins.tasks import media_asset_process_task
+    @admin.display(description="Renditions")
+    def renditions_made(self, obj: MediaAsset) -> str:
+        made = {(r.purpose, r.width, r.format) for r in obj.renditions.all()}
+        wanted = media.rendition_set(obj.width) if obj.width else set()
+        return f"{len(made & wanted)} of {len(wanted)}" if wanted else str(len(made))
 
-        transaction.on_commit(lambda: [media_asset_process_task.delay(pk) for pk in ids])
-        self.message_user(request, f"Queued {len(ids)} asset(s) for processing.", messages.SUCCESS)
+    @admin.display(description="Failure reason")
+    def failure(self, obj: MediaAsset) -> str:
+        return Truncator(obj.failure_reason).chars(80) if obj.status == "failed" else ""
+
+    @admin.display(description="Placeholder")
+    def placeholder_preview(self, obj: MediaAsset) -> str:
+        uri = placeholders.data_uri(obj.placeholder)
+        if not uri:
+            return "-"
+        return format_html(
+            '<img src="{}" width="96" alt="" style="image-rendering:auto"> <code>{}</code>',
+            uri,
+            obj.placeholder,
+        )
+
+    @admin.action(description="Rebuild renditions from the original (in the background)")
+    def rebuild_renditions(self, request, queryset) -> None:
+        count = services.media_asset_rebuild(asset_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Queued {count} asset(s) for rebuilding.", messages.SUCCESS)
 
 
 @admin.register(MediaRendition)

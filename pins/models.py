@@ -79,6 +79,11 @@ class MediaAsset(models.Model):
     )
     duration_ms = models.PositiveIntegerField(null=True, blank=True, help_text="Videos only.")
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.PENDING)
+    interrupted_runs = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Processing runs that never finished (worker killed, out of memory, time limit); "
+        "the asset fails after a few.",
+    )
     failure_reason = models.TextField(
         blank=True, help_text="Shown to the owner when processing fails."
     )
@@ -86,7 +91,9 @@ class MediaAsset(models.Model):
         max_length=7, blank=True, help_text="#rrggbb shown in the card while the image loads."
     )
     placeholder = models.CharField(
-        max_length=128, blank=True, help_text="A tiny inline preview (data URI or hash string)."
+        max_length=128,
+        blank=True,
+        help_text="ThumbHash of the image, base64: pages draw it while the thumbnail loads.",
     )
     storage_tier = models.CharField(
         max_length=20, choices=StorageTier.choices, default=StorageTier.STANDARD

@@ -207,9 +207,11 @@ def iam_policies(spec: BucketSpec) -> dict[str, dict]:
                 "Resource": objects(ORIGINALS, RENDITIONS),
             },
             {
-                "Sid": "WriteRenditionsAndChangeTiers",
+                # DeleteObjectVersion: a cleaned original's older version (with its GPS) must not
+                # linger in a versioned bucket until the lifecycle rule expires it.
+                "Sid": "WriteRenditionsCleanOriginalsAndChangeTiers",
                 "Effect": "Allow",
-                "Action": ["s3:PutObject", "s3:DeleteObject"],
+                "Action": ["s3:PutObject", "s3:DeleteObject", "s3:DeleteObjectVersion"],
                 "Resource": objects(ORIGINALS, RENDITIONS),
             },
             {
@@ -221,7 +223,7 @@ def iam_policies(spec: BucketSpec) -> dict[str, dict]:
             {
                 "Sid": "ListForSweepsAndDashboards",
                 "Effect": "Allow",
-                "Action": ["s3:ListBucket"],
+                "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
                 "Resource": [arn],
                 "Condition": {
                     "StringLike": {"s3:prefix": [UPLOADS + "*", ORIGINALS + "*", RENDITIONS + "*"]}

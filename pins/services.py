@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from boards.models import Board
 from boards.services import board_pin_add
-from pins import media, storage
+from pins import media, storage, video
 from pins.models import MediaAsset, MediaRendition, PendingUpload, Pin, PinReport
 
 logger = logging.getLogger(__name__)
@@ -22,39 +22,51 @@ logger = logging.getLogger(__name__)
 def media_asset_create(*, owner, data: bytes) -> MediaAsset:
     """Store an uploaded image and queue its processing; the same bytes twice give the same asset.
 
-    Raises ValidationError (code from the check that failed) for anything that is not an
-    acceptable image; nothing is stored then.
+    The whole file's structure is checked without decoding pixels, and what is stored has its
+    metadata (EXIF, GPS, XMP, comments, trailing data) removed already. Raises ValidationError
+    (code from the check that failed) for anything that is not an acceptable image; nothing is
+    stored then.
     """
     if len(data) > settings.MEDIA_MAX_UPLOAD_BYTES:
         raise ValidationError(
             f"This file is larger than {settings.MEDIA_MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
             code="too_large",
         )
+    fields: dict = {"kind": MediaAsset.Kind.IMAGE}
     try:
-        info = media.sniff_image(data)
+        if video.detect(data) is not None:
+            clip = video.probe(data)
+            cleaned = data  # a video's original is kept as uploaded and never served
+            fields = {"kind": MediaAsset.Kind.VIDEO, "duration_ms": clip.duration_ms}
+            fmt, width, height = clip.format, clip.width, clip.height
+        else:
+            info, cleaned = media.clean_upload(data)
+            fmt, width, height = info.format, info.width, info.height
     except media.MediaRejected as rejected:
         raise ValidationError(str(rejected), code=rejected.code) from None
 
+    # Hash what was uploaded, not what is stored: the same file again must find this asset.
     content_hash = hashlib.sha256(data).hexdigest()
     existing = _media_asset_reuse(owner=owner, content_hash=content_hash)
     if existing is not None:
         return existing
 
-    key = storage.original_key_new(fmt=info.format)
-    storage.put_bytes(key=key, data=data, fmt=info.format)
+    key = storage.original_key_new(fmt=fmt)
+    storage.put_bytes(key=key, data=cleaned, fmt=fmt)
     try:
         with transaction.atomic():
             asset = MediaAsset.objects.create(
                 owner=owner,
-                kind=MediaAsset.Kind.IMAGE,
                 original_key=key,
                 content_hash=content_hash,
-                byte_size=len(data),
-                format=info.format,
-                width=info.width,
-                height=info.height,
+                byte_size=len(cleaned),
+                format=fmt,
+                width=width,
+                height=height,
+                **fields,
             )
-            transaction.on_commit(lambda: _enqueue_processing(asset.pk))
+            is_video = asset.kind == MediaAsset.Kind.VIDEO
+            transaction.on_commit(lambda: _enqueue_processing(asset.pk, video=is_video))
     except Exception:
         # The row never existed, so nothing else will ever clean the object up.
         storage.delete_keys(keys=[key])
@@ -196,37 +208,149 @@ def _media_asset_reuse(*, owner, content_hash: str) -> MediaAsset | None:
     return asset
 
 
-def _enqueue_processing(asset_id: int) -> None:
-    from pins.tasks import media_asset_process_task
+def _enqueue_processing(asset_id: int, *, video: bool = False) -> None:
+    """Queue processing (a video gets the longer time limits a transcode needs). Runs after
+    commit, so a broker that is down must not turn a saved upload into an error page: the asset
+    stays pending and the sweeper queues it again later."""
+    from pins import tasks
 
-    media_asset_process_task.delay(asset_id)
+    limits = (
+        {"soft_time_limit": tasks.VIDEO_SOFT_TIME_LIMIT, "time_limit": tasks.VIDEO_TIME_LIMIT}
+        if video
+        else {}
+    )
+    try:
+        tasks.media_asset_process_task.apply_async(args=[asset_id], **limits)
+    except Exception:
+        logger.warning(
+            "could not queue processing of media asset %s; the stuck-media sweeper will",
+            asset_id,
+            exc_info=True,
+        )
+
+
+class MediaAssetBusy(Exception):
+    """Another run holds the asset's row lock; try again shortly (the task retries)."""
+
+
+# A run that starts and finds the asset still "processing" follows one that never finished: the
+# worker was killed, ran out of memory or hit its hard time limit. After this many such runs the
+# file is given up on, so a file that kills workers cannot be redelivered forever.
+MAX_INTERRUPTED_RUNS = 3
 
 
 def media_asset_process(*, asset_id: int) -> MediaAsset | None:
-    """Make whatever renditions the asset lacks and mark it ready (or failed, with a reason).
+    """Make whatever the asset lacks and mark it ready, or failed with a reason for its owner.
 
-    Safe to run twice or concurrently: the row lock serialises runs, and only missing
-    renditions are built, under deterministic keys. Returns None if the asset is gone.
+    pending -> processing is committed first (pages show it); then, under the row lock, the
+    original is cleaned (a versioned bucket keeps no uncleaned copy; HEIC/AVIF become a JPEG or
+    PNG master) and only the missing renditions are built, under deterministic keys, and the row
+    becomes ready in the same transaction. Safe to run twice or concurrently: a second run finds
+    the work done, or the row locked and raises MediaAssetBusy. A file that is the problem marks
+    the asset failed and removes the file; storage and database errors propagate (the task
+    retries them) after the asset is put back to pending. Returns None if the asset is gone.
     """
+    asset = _media_asset_claim(asset_id=asset_id)
+    if asset is None or asset.status != MediaAsset.Status.PROCESSING:
+        return asset
+    try:
+        return _media_asset_build(asset_id=asset_id)
+    except MediaAssetBusy:
+        raise
+    except BaseException:
+        # Back to pending, so the retry does not count as an interrupted run.
+        try:
+            MediaAsset.objects.filter(pk=asset_id, status=MediaAsset.Status.PROCESSING).update(
+                status=MediaAsset.Status.PENDING, updated_at=timezone.now()
+            )
+        except Exception:
+            logger.warning("could not put media asset %s back to pending", asset_id, exc_info=True)
+        raise
+
+
+def _media_asset_locked(asset_id: int) -> MediaAsset | None:
+    """The asset under its row lock (call inside a transaction); None if it is gone.
+    Raises MediaAssetBusy when another run holds the lock."""
+    asset = MediaAsset.objects.select_for_update(skip_locked=True).filter(pk=asset_id).first()
+    if asset is None and MediaAsset.objects.filter(pk=asset_id).exists():
+        raise MediaAssetBusy(asset_id)
+    return asset
+
+
+def _media_asset_wanted(asset: MediaAsset) -> set[tuple[str, int, str]]:
+    """Every (purpose, width, format) the asset should have at its stored size."""
+    if not asset.width or not asset.height:
+        return set()
+    if asset.kind == MediaAsset.Kind.VIDEO:
+        return video.rendition_set(asset.width, asset.height)
+    return media.rendition_set(asset.width)
+
+
+def _media_asset_complete(asset: MediaAsset) -> bool:
+    existing = set(asset.renditions.values_list("purpose", "width", "format"))
+    wanted = _media_asset_wanted(asset)
+    return bool(wanted) and wanted <= existing
+
+
+def _media_asset_claim(*, asset_id: int) -> MediaAsset | None:
     with transaction.atomic():
-        asset = MediaAsset.objects.select_for_update().filter(pk=asset_id).first()
+        asset = _media_asset_locked(asset_id)
         if asset is None or asset.released_at is not None:
             return None
-        existing = set(asset.renditions.values_list("purpose", "width"))
-        complete = asset.width and set(media.ladder(asset.width)) <= existing
-        if asset.status == MediaAsset.Status.READY and complete:
+        if asset.status == MediaAsset.Status.FAILED:
+            return asset  # final until someone asks for a rebuild
+        if asset.status == MediaAsset.Status.READY and _media_asset_complete(asset):
             return asset
+        if asset.status == MediaAsset.Status.PROCESSING:
+            asset.interrupted_runs += 1
+            if asset.interrupted_runs >= MAX_INTERRUPTED_RUNS:
+                logger.error(
+                    "media asset %s stopped %d runs; giving up", asset_id, asset.interrupted_runs
+                )
+                _media_asset_mark_failed(
+                    asset,
+                    "Processing this file stopped the worker repeatedly, so it was given up.",
+                )
+                return asset
+        asset.status = MediaAsset.Status.PROCESSING
+        asset.save(update_fields=["status", "interrupted_runs", "updated_at"])
+    return asset
 
+
+def _media_asset_build(*, asset_id: int) -> MediaAsset | None:
+    with transaction.atomic():
+        asset = _media_asset_locked(asset_id)
+        if asset is None or asset.released_at is not None:
+            return None
+        if asset.status != MediaAsset.Status.PROCESSING:
+            return asset  # another run finished it meanwhile
+        existing = set(asset.renditions.values_list("purpose", "width", "format"))
         try:
             data = storage.read_bytes(key=asset.original_key)
-            info, color, rendered = media.render_ladder(data, skip=existing)
+        except FileNotFoundError:
+            _media_asset_mark_failed(
+                asset,
+                asset.failure_reason
+                or "The uploaded file is no longer stored, so it cannot be processed.",
+            )
+            return asset
+        try:
+            if asset.kind == MediaAsset.Kind.VIDEO:
+                result = video.process_video(data, skip=existing)
+                asset.duration_ms = result.info.duration_ms
+            else:
+                result = media.process_image(data, skip=existing)
         except media.MediaRejected as rejected:
-            asset.status = MediaAsset.Status.FAILED
-            asset.failure_reason = str(rejected)
-            asset.save(update_fields=["status", "failure_reason", "updated_at"])
+            logger.info("media asset %s rejected by the worker: %s", asset_id, rejected.code)
+            _media_asset_reject(asset, str(rejected))
             return asset
 
-        for item in rendered:
+        if getattr(result, "master", None) is not None:
+            _media_asset_replace_master(asset, result.master, result.master_format)
+        asset.width, asset.height = result.info.width, result.info.height
+        asset.format = result.info.format
+        wanted = _media_asset_wanted(asset)
+        for item in result.renditions:
             key = storage.rendition_key(
                 original_key=asset.original_key,
                 purpose=item.purpose,
@@ -241,13 +365,115 @@ def media_asset_process(*, asset_id: int) -> MediaAsset | None:
                 format=item.format,
                 defaults={"height": item.height, "key": key, "byte_size": len(item.data)},
             )
-        asset.width, asset.height, asset.format = info.width, info.height, info.format
-        asset.dominant_color = color
+        # Renditions of a ladder the image no longer has (its real size differed from the header).
+        stale = [r for r in asset.renditions.all() if (r.purpose, r.width, r.format) not in wanted]
+        if stale:
+            MediaRendition.objects.filter(pk__in=[r.pk for r in stale]).delete()
+            stale_keys = [r.key for r in stale]
+            transaction.on_commit(lambda: storage.delete_keys(keys=stale_keys))
+        asset.dominant_color = result.color
+        asset.placeholder = result.placeholder
         asset.status = MediaAsset.Status.READY
         asset.failure_reason = ""
+        asset.interrupted_runs = 0
         asset.processed_at = timezone.now()
         asset.save()
     return asset
+
+
+def _media_asset_replace_master(asset: MediaAsset, master: bytes, fmt: str) -> None:
+    """Store the cleaned original (call holding the row lock). A converted format gets a key
+    with the same name and the new extension; the old object goes after the commit."""
+    key = storage.original_key_with_format(key=asset.original_key, fmt=fmt)
+    storage.put_bytes(key=key, data=master, fmt=fmt)
+    storage.purge_old_versions(key=key)
+    if key != asset.original_key:
+        old_key = asset.original_key
+        transaction.on_commit(lambda: storage.delete_keys(keys=[old_key], all_versions=True))
+    asset.original_key, asset.format, asset.byte_size = key, fmt, len(master)
+
+
+def _media_asset_mark_failed(asset: MediaAsset, reason: str) -> None:
+    asset.status = MediaAsset.Status.FAILED
+    asset.failure_reason = reason
+    asset.save(update_fields=["status", "failure_reason", "interrupted_runs", "updated_at"])
+
+
+def _media_asset_reject(asset: MediaAsset, reason: str) -> None:
+    """The file itself is unacceptable: fail with the reason and keep none of its bytes."""
+    keys = [asset.original_key, *asset.renditions.values_list("key", flat=True)]
+    asset.renditions.all().delete()
+    _media_asset_mark_failed(asset, reason)
+    transaction.on_commit(lambda: storage.delete_keys(keys=keys, all_versions=True))
+
+
+def media_asset_fail(*, asset_id: int, reason: str) -> MediaAsset | None:
+    """Mark an asset failed with ``reason`` unless it is ready (e.g. its run hit the time limit).
+    Keeps the original, so staff can rebuild it later."""
+    with transaction.atomic():
+        asset = MediaAsset.objects.select_for_update().filter(pk=asset_id).first()
+        if asset is None or asset.status == MediaAsset.Status.READY:
+            return asset
+        _media_asset_mark_failed(asset, reason)
+    return asset
+
+
+def media_asset_rebuild(*, asset_ids: list[int]) -> int:
+    """Remake the renditions of these assets from their originals (staff), in the background.
+
+    Their rendition rows go now; the worker writes every rendition again under the same keys.
+    Objects of renditions the new ladder will not have are deleted after the commit. Returns how
+    many assets were queued (released ones are skipped).
+    """
+    queued: list[int] = []
+    orphaned: list[str] = []
+    with transaction.atomic():
+        assets = MediaAsset.objects.select_for_update().filter(
+            pk__in=asset_ids, released_at__isnull=True
+        )
+        for asset in assets:
+            wanted = _media_asset_wanted(asset)
+            for rendition in asset.renditions.all():
+                if (rendition.purpose, rendition.width, rendition.format) not in wanted:
+                    orphaned.append(rendition.key)
+            asset.renditions.all().delete()
+            asset.status = MediaAsset.Status.PENDING
+            asset.interrupted_runs = 0
+            asset.save(update_fields=["status", "interrupted_runs", "updated_at"])
+            queued.append((asset.pk, asset.kind == MediaAsset.Kind.VIDEO))
+        if orphaned:
+            transaction.on_commit(lambda: storage.delete_keys(keys=orphaned))
+        transaction.on_commit(lambda: [_enqueue_processing(pk, video=v) for pk, v in queued])
+    return len(queued)
+
+
+def media_asset_sweep_stuck(*, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Queue again the assets left pending or processing for longer than ``older_than`` (a
+    broker outage lost their message, or a worker died); returns how many.
+
+    Rows a run is working on right now are locked and skipped. Each one queued is touched, so it
+    is not queued again before another ``older_than`` has passed.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        stuck = list(
+            MediaAsset.objects.select_for_update(skip_locked=True)
+            .filter(
+                status__in=[MediaAsset.Status.PENDING, MediaAsset.Status.PROCESSING],
+                released_at__isnull=True,
+                updated_at__lt=now - older_than,
+            )
+            .order_by("updated_at")
+            .values_list("pk", "kind")[:500]
+        )
+        ids = [pk for pk, _kind in stuck]
+        MediaAsset.objects.filter(pk__in=ids).update(updated_at=now)
+        transaction.on_commit(
+            lambda: [_enqueue_processing(pk, video=kind == "video") for pk, kind in stuck]
+        )
+    if ids:
+        logger.info("queued %d stuck media asset(s) again", len(ids))
+    return len(ids)
 
 
 def pin_create(

@@ -8,6 +8,7 @@ finds what already exists.
 from __future__ import annotations
 
 import hashlib
+import logging
 import posixpath
 import uuid
 from functools import lru_cache
@@ -19,6 +20,8 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from pins import s3
+
+logger = logging.getLogger(__name__)
 
 CONTENT_TYPES = {
     "jpeg": "image/jpeg",
@@ -57,15 +60,65 @@ def put_bytes(*, key: str, data: bytes, fmt: str) -> str:
     return saved
 
 
+def original_key_with_format(*, key: str, fmt: str) -> str:
+    """The same original's key with the extension of ``fmt`` (a converted master keeps its
+    name, so its renditions' keys do not change)."""
+    stem, _extension = posixpath.splitext(key)
+    return f"{stem}.{'jpg' if fmt == 'jpeg' else fmt}"
+
+
 def read_bytes(*, key: str) -> bytes:
-    with default_storage.open(key, "rb") as handle:
-        return handle.read()
+    """The object's bytes. Raises FileNotFoundError when there is no such object."""
+    try:
+        with default_storage.open(key, "rb") as handle:
+            return handle.read()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            raise FileNotFoundError(key) from error
+        raise
 
 
-def delete_keys(*, keys: list[str]) -> None:
-    """Delete objects; a key that is already gone is not an error (deletion is re-runnable)."""
+def delete_keys(*, keys: list[str], all_versions: bool = False) -> None:
+    """Delete objects; a key that is already gone is not an error (deletion is re-runnable).
+
+    ``all_versions`` also removes the noncurrent versions a versioned bucket keeps (for bytes
+    that must not linger, e.g. an original with location metadata or a hostile file).
+    """
     for key in keys:
         default_storage.delete(key)
+        if all_versions:
+            purge_old_versions(key=key, keep_latest=False)
+
+
+def purge_old_versions(*, key: str, keep_latest: bool = True) -> int:
+    """Delete the noncurrent versions (and delete markers) of exactly ``key``; returns how many.
+
+    A no-op on local disk and on unversioned buckets. The bucket's lifecycle rule would expire
+    them after 30 days; this is for bytes that must go now.
+    """
+    if not is_s3():
+        return 0
+    client, bucket = _client(), _bucket()
+    doomed = []
+    try:
+        pages = client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=key)
+        for page in pages:
+            for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                if entry["Key"] != key or entry.get("VersionId") in (None, "null"):
+                    continue
+                if keep_latest and entry.get("IsLatest"):
+                    continue
+                doomed.append({"Key": key, "VersionId": entry["VersionId"]})
+        for start in range(0, len(doomed), 1000):
+            client.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start : start + 1000]})
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in {"AccessDenied", "NotImplemented"}:
+            raise
+        # A role without s3:ListBucketVersions / s3:DeleteObjectVersion: the lifecycle rule
+        # still expires noncurrent versions, later.
+        logger.warning("cannot remove old versions of %s: %s", key, error)
+        return 0
+    return len(doomed)
 
 
 def url_for(*, key: str, expires: int | None = None) -> str:

@@ -17,7 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from boards.models import Board
 from boards.selectors import board_list_for_pin, board_list_pinnable, board_search
 from boards.services import board_create
-from pins import selectors, services, storage
+from pins import placeholders, selectors, services, storage
 from pins.forms import PinDetailsForm, PinReportForm, PinSaveForm, PinUploadForm
 from pins.models import MediaAsset, Pin
 from pinsite.form_errors import form_add_service_errors
@@ -45,10 +45,13 @@ class PinCard:
     color: str
     ready: bool
     row_span: int
+    placeholder: str = ""  # a tiny PNG data URI drawn from the asset's ThumbHash
 
 
 def pin_card(pin: Pin) -> PinCard:
-    renditions = list(pin.media.renditions.all())  # prefetched by the selector
+    # Prefetched by the selector. Pages use the WebP renditions; the JPEG ones are the fallback
+    # for clients that cannot show WebP.
+    renditions = [r for r in pin.media.renditions.all() if r.format == "webp"]
     grid = sorted((r for r in renditions if r.purpose == "grid"), key=lambda r: r.width)
     large = [r for r in renditions if r.purpose == "large"]
     ready = pin.media.status == MediaAsset.Status.READY and bool(grid)
@@ -75,6 +78,7 @@ def pin_card(pin: Pin) -> PinCard:
         color=pin.media.dominant_color or "#e9e9e9",
         ready=ready,
         row_span=max(4, math.ceil((image_px + caption + 16) / GRID_ROW_PX)),
+        placeholder=placeholders.data_uri(pin.media.placeholder),
     )
 
 

@@ -267,20 +267,41 @@ if not CELERY_BROKER_URL:
         "polling_interval": 0.25,
     }
 else:
-    # A broker that blips must not hang a web request for long: bound the publish retries.
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+    # acks_late: a task whose worker died is delivered again after the visibility timeout, which
+    # must be longer than any task's hard time limit (or a slow task is delivered twice).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 3600),
+        "socket_connect_timeout": 5,
+    }
+# A broker that blips must not hang a web request for long: bound the publish retries. What could
+# not be sent stays pending and the stuck-media sweeper queues it again.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 2,
+    "interval_start": 0,
+    "interval_step": 0.5,
+    "interval_max": 1,
+}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "celery"
+# A pool process is replaced after a task leaves it above this many KiB (decoders' peaks stay
+# bounded by the pixel limits in pins/media.py; this returns what the allocator keeps).
+CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 768 * 1024)
+# Separate queues so a backlog of one kind never delays another: run workers per queue, or one
+# worker on all of them (Procfile).
 CELERY_TASK_ROUTES = {
-    "pins.tasks.media_*": {"queue": "media"},
+    "pins.tasks.media_asset_process_task": {"queue": "media"},
+    "pins.tasks.media_asset_purge_task": {"queue": "media"},
+    "pins.tasks.media_asset_sweep_task": {"queue": "maintenance"},
     "pins.tasks.upload_sweep_task": {"queue": "maintenance"},
+    "pins.tasks.tier_*": {"queue": "tiering"},
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep-unconfirmed-uploads": {"task": "pins.tasks.upload_sweep_task", "schedule": 15 * 60},
+    "requeue-stuck-media": {"task": "pins.tasks.media_asset_sweep_task", "schedule": 5 * 60},
 }
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)

@@ -54,3 +54,127 @@ def image_bytes(
     mode = "RGBA" if fmt == "PNG" and save.pop("alpha", False) else "RGB"
     Image.new(mode, (width, height), color).save(buffer, format=fmt, **save)
     return buffer.getvalue()
+
+
+# --- Images for the media pipeline's tests --------------------------------------------------
+
+XMP_WITH_GPS = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF '
+    b'xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+    b'xmlns:exif="http://ns.adobe.com/exif/1.0/" exif:GPSLatitude="51,30.0N" '
+    b'exif:GPSLongitude="0,7.5W"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+def noise_image(width: int, height: int, *, seed: int = 1, mode: str = "RGB") -> Image.Image:
+    """Random pixels (they do not compress, so files are realistically large)."""
+    import random
+
+    bands = len(mode)
+    return Image.frombytes(
+        mode, (width, height), random.Random(seed).randbytes(width * height * bands)
+    )
+
+
+def gps_exif(orientation: int = 1) -> Image.Exif:
+    """EXIF with a camera, a date and a GPS position (and ``orientation`` unless 1)."""
+    exif = Image.Exif()
+    exif[0x010F] = "PinsiteCam"  # Make
+    exif[0x0132] = "2026:01:02 03:04:05"  # DateTime
+    if orientation != 1:
+        exif[0x0112] = orientation
+    exif[0x8825] = {  # GPS IFD
+        1: "N",
+        2: (51.0, 30.0, 0.0),
+        3: "W",
+        4: (0.0, 7.0, 30.0),
+    }
+    return exif
+
+
+def encoded(image: Image.Image, fmt: str, **save) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format=fmt, **save)
+    return buffer.getvalue()
+
+
+def two_tone(width: int = 400, height: int = 200) -> Image.Image:
+    """Red with a blue band along the left edge: shows which way up an image came out."""
+    image = Image.new("RGB", (width, height), (220, 30, 30))
+    image.paste((30, 30, 220), (0, 0, width // 5, height))
+    return image
+
+
+def video_bytes(
+    *,
+    seconds: float = 2.0,
+    fps: int = 10,
+    size: tuple[int, int] = (160, 120),
+    container: str = "mp4",
+    codec: str = "libx264",
+    audio: bool = True,
+    video: bool = True,
+    rotation: int = 0,
+    location: str | None = "+51.5000-000.1250/",
+    black_seconds: float = 0.0,
+    faststart: bool = False,
+) -> bytes:
+    """A synthetic clip made with PyAV: red frames with a blue left edge (black for the first
+    ``black_seconds``, like a fade-in), a 440 Hz tone, and a GPS location in the metadata."""
+    import math
+    import tempfile
+    from pathlib import Path
+
+    import av
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"clip.{container}"
+        options = {"movflags": "+faststart"} if faststart else {}
+        out = av.open(str(path), mode="w", format=container, options=options)
+        if location:
+            out.metadata["location"] = location
+        if video:
+            stream = out.add_stream(codec, rate=fps)
+            stream.width, stream.height = size
+            stream.pix_fmt = "yuv420p"
+            stream.options = {"g": str(fps)}  # a keyframe every second, as cameras write
+            if rotation:
+                stream.set_display_rotation(rotation)
+        if audio:
+            sound = out.add_stream("aac" if container != "webm" else "libopus", rate=48000)
+        frames = round(seconds * fps)
+        if video:
+            for index in range(frames):
+                if index < black_seconds * fps:
+                    picture = Image.new("RGB", size, (0, 0, 0))
+                else:
+                    picture = two_tone(*size)
+                    # A small square that moves, so every frame carries data.
+                    x = index * 7 % max(1, size[0] - 8)
+                    picture.paste((255, 255, 255), (x, size[1] // 2, x + 8, size[1] // 2 + 8))
+                frame = av.VideoFrame.from_image(picture)
+                frame.pts = index
+                for packet in stream.encode(frame):
+                    out.mux(packet)
+            for packet in stream.encode():
+                out.mux(packet)
+        if audio:
+            samples, pts = 960, 0
+            while pts < seconds * 48000:
+                tone = b"".join(
+                    int(8000 * math.sin(2 * math.pi * 440 * (pts + i) / 48000)).to_bytes(
+                        2, "little", signed=True
+                    )
+                    * 2
+                    for i in range(samples)
+                )
+                frame = av.AudioFrame(format="s16", layout="stereo", samples=samples)
+                frame.planes[0].update(tone)
+                frame.sample_rate, frame.pts = 48000, pts
+                for packet in sound.encode(frame):
+                    out.mux(packet)
+                pts += samples
+            for packet in sound.encode():
+                out.mux(packet)
+        out.close()
+        return path.read_bytes()

@@ -1,14 +1,26 @@
 """Pin and media services against the configured storage (the S3 server when the stack runs)."""
 
+import io
+
 import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.test import override_settings
+from PIL import Image
 
-from pins import services
+from pins import media, services
 from pins.models import MediaAsset, MediaRendition, Pin
-from pins.tests.factories import image_bytes, make_board, make_pin, make_user
+from pins.tests.factories import (
+    XMP_WITH_GPS,
+    encoded,
+    gps_exif,
+    image_bytes,
+    make_board,
+    make_pin,
+    make_user,
+    two_tone,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -64,13 +76,18 @@ def test_processing_makes_the_ladder_once_and_a_rerun_is_harmless():
     processed = services.media_asset_process(asset_id=asset.pk)
     assert processed.status == MediaAsset.Status.READY
     assert processed.dominant_color == "#c82828"
-    renditions = list(processed.renditions.order_by("width"))
-    assert [(r.purpose, r.width) for r in renditions] == [
-        ("grid", 236),
-        ("grid", 474),
-        ("grid", 736),
-        ("large", 1472),
+    renditions = list(processed.renditions.order_by("width", "format"))
+    assert [(r.purpose, r.width, r.format) for r in renditions] == [
+        ("grid", 236, "jpeg"),
+        ("grid", 236, "webp"),
+        ("grid", 474, "jpeg"),
+        ("grid", 474, "webp"),
+        ("grid", 736, "jpeg"),
+        ("grid", 736, "webp"),
+        ("large", 1472, "jpeg"),
+        ("large", 1472, "webp"),
     ]
+    assert processed.placeholder and processed.interrupted_runs == 0
     assert all(default_storage.exists(r.key) for r in renditions)
     keys = {r.key for r in renditions}
 
@@ -159,3 +176,237 @@ def test_bytes_released_but_not_yet_purged_are_taken_back_and_the_purge_skips_th
         services.media_asset_purge(asset_id=asset_id) is False
     )  # the queued purge finds nothing to do
     assert MediaAsset.objects.filter(pk=asset_id).exists()
+
+
+# --- The media pipeline: cleaning, failures, rebuilds and sweeps --------------------------------
+
+
+def _stored_as_uploaded(owner, data: bytes, fmt: str) -> MediaAsset:
+    """An asset whose original holds exactly ``data``, as a direct upload leaves it (S3 copies
+    the object server-side; only its first 256 KB were sniffed)."""
+    from pins import storage
+
+    info = media.sniff_image(data[: 256 * 1024])
+    key = storage.original_key_new(fmt=fmt)
+    storage.put_bytes(key=key, data=data, fmt=fmt)
+    return MediaAsset.objects.create(
+        owner=owner,
+        original_key=key,
+        byte_size=len(data),
+        format=info.format,
+        width=info.width,
+        height=info.height,
+    )
+
+
+def _read(key: str) -> bytes:
+    with default_storage.open(key, "rb") as handle:
+        return handle.read()
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP"])
+def test_no_rendition_and_no_stored_original_keeps_location_metadata(fmt, exiftool):
+    source = two_tone(900, 600)
+    data = encoded(source, fmt, exif=gps_exif(orientation=6).tobytes(), xmp=XMP_WITH_GPS)
+    assert any("GPS" in tag for tag in exiftool.metadata(data)[0])  # the tool does see it
+
+    owner = make_user()
+    uploaded = services.media_asset_create(owner=owner, data=data)  # cleaned before storing
+    direct = _stored_as_uploaded(owner, data, fmt.lower())  # cleaned by the worker
+    for asset in (uploaded, direct):
+        processed = services.media_asset_process(asset_id=asset.pk)
+        assert processed.status == MediaAsset.Status.READY
+        assert (processed.width, processed.height) == (600, 900)
+        renditions = list(processed.renditions.all())
+        assert len(renditions) == 8
+        master, *derived = exiftool.metadata(
+            _read(processed.original_key), *(_read(r.key) for r in renditions)
+        )
+        assert master == {"IFD0:Orientation": 6}
+        assert derived == [{}] * 8
+
+
+def test_a_heic_photo_gets_a_jpeg_master_and_the_heic_goes(django_capture_on_commit_callbacks):
+    owner = make_user()
+    data = encoded(two_tone(800, 600), "HEIF", exif=gps_exif().tobytes())
+    asset = services.media_asset_create(owner=owner, data=data)
+    assert asset.format == "heic" and asset.original_key.endswith(".heic")
+    with django_capture_on_commit_callbacks(execute=True):
+        processed = services.media_asset_process(asset_id=asset.pk)
+    assert processed.status == MediaAsset.Status.READY
+    assert processed.format == "jpeg"
+    assert processed.original_key == asset.original_key.removesuffix(".heic") + ".jpg"
+    assert not default_storage.exists(asset.original_key)
+    master = Image.open(io.BytesIO(_read(processed.original_key)))
+    assert master.format == "JPEG" and not master.getexif()
+    assert processed.byte_size == len(_read(processed.original_key))
+    # The same photo again finds the asset by the hash of what was uploaded.
+    assert services.media_asset_create(owner=owner, data=data).pk == asset.pk
+
+
+def test_a_file_the_worker_rejects_fails_once_with_its_reason_and_is_deleted(
+    django_capture_on_commit_callbacks,
+):
+    owner = make_user()
+    whole = image_bytes(width=1200, height=900)
+    asset = _stored_as_uploaded(owner, whole[: len(whole) * 6 // 10], "jpeg")
+    with django_capture_on_commit_callbacks(execute=True):
+        processed = services.media_asset_process(asset_id=asset.pk)
+    assert processed.status == MediaAsset.Status.FAILED
+    assert "damaged or incomplete" in processed.failure_reason
+    assert not default_storage.exists(asset.original_key)
+    assert not processed.renditions.exists()
+    # A second delivery of the same message changes nothing and raises nothing.
+    assert services.media_asset_process(asset_id=asset.pk).status == MediaAsset.Status.FAILED
+
+
+def test_a_missing_original_fails_the_asset_instead_of_retrying():
+    asset = _upload(make_user())
+    default_storage.delete(asset.original_key)
+    processed = services.media_asset_process(asset_id=asset.pk)
+    assert processed.status == MediaAsset.Status.FAILED
+    assert "no longer stored" in processed.failure_reason
+
+
+def test_a_storage_error_puts_the_asset_back_to_pending_for_the_retry(monkeypatch):
+    from botocore.exceptions import EndpointConnectionError
+
+    from pins import storage
+    from pins.tasks import is_transient
+
+    asset = _upload(make_user())
+    error = EndpointConnectionError(endpoint_url="http://s3.invalid")
+
+    def unreachable(*, key):
+        raise error
+
+    monkeypatch.setattr(storage, "read_bytes", unreachable)
+    with pytest.raises(EndpointConnectionError):
+        services.media_asset_process(asset_id=asset.pk)
+    asset.refresh_from_db()
+    assert (asset.status, asset.interrupted_runs) == (MediaAsset.Status.PENDING, 0)
+    assert is_transient(error)
+
+
+def test_runs_that_never_finish_are_counted_and_the_asset_is_given_up():
+    asset = _upload(make_user())
+    # A run claimed it and was killed: the row says processing.
+    MediaAsset.objects.filter(pk=asset.pk).update(status=MediaAsset.Status.PROCESSING)
+    processed = services.media_asset_process(asset_id=asset.pk)
+    assert processed.status == MediaAsset.Status.READY and processed.interrupted_runs == 0
+
+    MediaAsset.objects.filter(pk=asset.pk).update(
+        status=MediaAsset.Status.PROCESSING,
+        interrupted_runs=services.MAX_INTERRUPTED_RUNS - 1,
+    )
+    given_up = services.media_asset_process(asset_id=asset.pk)
+    assert given_up.status == MediaAsset.Status.FAILED
+    assert "stopped the worker repeatedly" in given_up.failure_reason
+
+
+def test_rebuild_makes_every_rendition_again_under_the_same_keys(
+    django_capture_on_commit_callbacks,
+):
+    asset = _upload(make_user(), width=800, height=600)
+    services.media_asset_process(asset_id=asset.pk)
+    keys = set(asset.renditions.values_list("key", flat=True))
+    with django_capture_on_commit_callbacks() as callbacks:
+        assert services.media_asset_rebuild(asset_ids=[asset.pk]) == 1
+    asset.refresh_from_db()
+    assert asset.status == MediaAsset.Status.PENDING and not asset.renditions.exists()
+    assert len(callbacks) == 1
+    processed = services.media_asset_process(asset_id=asset.pk)
+    assert processed.status == MediaAsset.Status.READY
+    assert set(processed.renditions.values_list("key", flat=True)) == keys
+
+
+def test_the_sweeper_queues_again_only_what_is_stuck(django_capture_on_commit_callbacks):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    owner = make_user()
+    old = timezone.now() - timedelta(minutes=30)
+    stuck_pending, stuck_processing, fresh, ready, failed, released = (
+        _upload(owner, width=100 + i) for i in range(6)
+    )
+    MediaAsset.objects.filter(pk=stuck_processing.pk).update(status="processing")
+    MediaAsset.objects.filter(pk=ready.pk).update(status="ready")
+    MediaAsset.objects.filter(pk=failed.pk).update(status="failed", failure_reason="bad")
+    MediaAsset.objects.filter(pk=released.pk).update(released_at=old)
+    MediaAsset.objects.exclude(pk=fresh.pk).update(updated_at=old)
+
+    queued = []
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert services.media_asset_sweep_stuck(older_than=timedelta(minutes=10)) == 2
+    assert len(callbacks) == 1
+    from pins import tasks
+
+    original = tasks.media_asset_process_task.apply_async
+    tasks.media_asset_process_task.apply_async = lambda args, **limits: queued.extend(args)
+    try:
+        callbacks[0]()
+    finally:
+        tasks.media_asset_process_task.apply_async = original
+    assert sorted(queued) == sorted([stuck_pending.pk, stuck_processing.pk])
+    # Touched: not queued again before another ten minutes.
+    assert services.media_asset_sweep_stuck(older_than=timedelta(minutes=10)) == 0
+
+
+def test_a_broker_that_is_down_does_not_turn_an_upload_into_an_error(monkeypatch, caplog):
+    from kombu.exceptions import OperationalError as BrokerError
+
+    from pins import tasks
+
+    def broker_down(*args, **kwargs):
+        raise BrokerError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.media_asset_process_task, "apply_async", broker_down)
+    services._enqueue_processing(12345)
+    assert "the stuck-media sweeper will" in caplog.text
+
+
+def test_old_versions_of_a_cleaned_original_are_removed_from_a_versioned_bucket():
+    from django.conf import settings
+    from django.test import override_settings
+
+    from pins import storage
+    from stack.pytest_plugin import require_stack
+
+    require_stack()
+
+    client = default_storage.connection.meta.client
+    bucket = "pinsite-versioned-test"
+    client.create_bucket(Bucket=bucket)
+    client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+    storages = {
+        **settings.STORAGES,
+        "default": {
+            **settings.STORAGES["default"],
+            "OPTIONS": {**settings.STORAGES["default"]["OPTIONS"], "bucket_name": bucket},
+        },
+    }
+    with override_settings(AWS_STORAGE_BUCKET_NAME=bucket, STORAGES=storages):
+        data = encoded(two_tone(), "JPEG", exif=gps_exif().tobytes())
+        asset = _stored_as_uploaded(make_user(), data, "jpeg")
+        storage.put_bytes(key=asset.original_key, data=data, fmt="jpeg")  # a second version
+        services.media_asset_process(asset_id=asset.pk)
+        versions = client.list_object_versions(Bucket=bucket, Prefix=asset.original_key)
+        kept = [v for v in versions.get("Versions", []) if v["Key"] == asset.original_key]
+        assert len(kept) == 1 and not versions.get("DeleteMarkers")
+        body = client.get_object(Bucket=bucket, Key=asset.original_key)["Body"].read()
+        assert b"PinsiteCam" not in body
+
+
+def test_a_direct_upload_whose_orientation_the_prefix_did_not_show_gets_the_right_size():
+    # A WebP keeps its EXIF at the end, past the 256 KB a direct upload's sniff reads.
+    from pins.tests.factories import noise_image
+
+    data = encoded(noise_image(1200, 900), "WEBP", quality=90, exif=gps_exif(6).tobytes())
+    assert len(data) > 256 * 1024
+    asset = _stored_as_uploaded(make_user(), data, "webp")
+    assert (asset.width, asset.height) == (1200, 900)  # what the prefix said
+    processed = services.media_asset_process(asset_id=asset.pk)
+    assert (processed.width, processed.height) == (900, 1200)
+    made = set(processed.renditions.values_list("purpose", "width", "format"))
+    assert made == media.rendition_set(900)

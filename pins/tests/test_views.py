@@ -96,3 +96,17 @@ def test_health_endpoint(client):
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_a_card_draws_its_placeholder_and_keeps_jpeg_fallbacks_out_of_srcset(client):
+    from pins import services
+    from pins.tests.factories import image_bytes
+
+    owner = make_user()
+    asset = services.media_asset_create(owner=owner, data=image_bytes(width=900, height=600))
+    services.media_asset_process(asset_id=asset.pk)
+    make_pin(owner, make_board(owner), media_asset=asset, title="Placeholder")
+    page = client.get("/").content.decode()
+    assert "background-image: url('data:image/png;base64," in page
+    srcset = re.search(r'srcset="([^"]+)"', page).group(1)
+    assert srcset.count("w,") == 2 and ".webp" in srcset and ".jpeg" not in srcset
