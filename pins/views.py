@@ -46,12 +46,15 @@ class PinCard:
     ready: bool
     row_span: int
     placeholder: str = ""  # a tiny PNG data URI drawn from the asset's ThumbHash
+    video_src: str = ""  # the MP4 rendition of a video pin (its poster is the image renditions)
 
 
 def pin_card(pin: Pin) -> PinCard:
     # Prefetched by the selector. Pages use the WebP renditions; the JPEG ones are the fallback
     # for clients that cannot show WebP.
-    renditions = [r for r in pin.media.renditions.all() if r.format == "webp"]
+    everything = list(pin.media.renditions.all())
+    renditions = [r for r in everything if r.format == "webp"]
+    video = [r for r in everything if r.purpose == "video"]
     grid = sorted((r for r in renditions if r.purpose == "grid"), key=lambda r: r.width)
     large = [r for r in renditions if r.purpose == "large"]
     ready = pin.media.status == MediaAsset.Status.READY and bool(grid)
@@ -79,6 +82,7 @@ def pin_card(pin: Pin) -> PinCard:
         ready=ready,
         row_span=max(4, math.ceil((image_px + caption + 16) / GRID_ROW_PX)),
         placeholder=placeholders.data_uri(pin.media.placeholder),
+        video_src=storage.url_for(key=video[0].key, expires=expires) if video and ready else "",
     )
 
 

@@ -164,3 +164,24 @@ def test_a_video_is_queued_with_the_longer_time_limits(
     assert sent == [
         {"soft_time_limit": tasks.VIDEO_SOFT_TIME_LIMIT, "time_limit": tasks.VIDEO_TIME_LIMIT}
     ]
+
+
+@pytest.mark.django_db
+def test_a_video_pin_plays_on_its_page_with_the_poster_and_a_badge_in_the_grid(
+    client, django_capture_on_commit_callbacks
+):
+    from pins.tests.factories import make_board, make_pin
+
+    owner = make_user()
+    with django_capture_on_commit_callbacks():
+        asset = services.media_asset_create(owner=owner, data=video_bytes(seconds=2))
+    services.media_asset_process(asset_id=asset.pk)
+    pin = make_pin(owner, make_board(owner), media_asset=asset, title="Clip")
+    page = client.get(pin.get_absolute_url()).content.decode()
+    assert "<video controls" in page and "video-160.mp4" in page and 'poster="' in page
+    assert 'type="video/mp4"' in page
+    grid = client.get("/").content.decode()
+    assert 'class="card-badge"' in grid
+    client.force_login(owner)
+    upload_page = client.get("/pin/new/").content.decode()
+    assert ("video/mp4" in upload_page) is (not storage.is_s3())  # direct uploads take images
