@@ -79,13 +79,19 @@ def media_asset_create(*, owner, data: bytes) -> MediaAsset:
 SNIFF_BYTES = 256 * 1024  # enough for the header of every allowed format, EXIF included
 
 
-def upload_start(*, owner) -> tuple[PendingUpload, dict]:
+def upload_start(*, owner, media_type: str = "image") -> tuple[PendingUpload, dict]:
     """Allow ``owner`` one direct upload: a server-chosen key under uploads/, and the presigned
-    POST form (size range and image Content-Type conditions, short expiry) to send it with."""
+    POST form (size range, image/ or video/ Content-Type condition, short expiry) to send it with.
+    What the object really is, is decided from its bytes at confirmation."""
+    if media_type not in {"image", "video"}:
+        raise ValidationError("Upload an image or a video.", code="unsupported_format")
     key = storage.upload_key_new(user_id=owner.pk)
     expires = settings.S3_UPLOAD_EXPIRY_SECONDS
     form = storage.presigned_post(
-        key=key, max_bytes=settings.MEDIA_MAX_UPLOAD_BYTES, expires=expires
+        key=key,
+        max_bytes=settings.MEDIA_MAX_UPLOAD_BYTES,
+        expires=expires,
+        media_type=media_type,
     )
     pending = PendingUpload.objects.create(
         owner=owner,
@@ -139,30 +145,43 @@ def _asset_from_upload(*, owner, key: str, max_bytes: int) -> MediaAsset:
         raise ValidationError("The file did not arrive. Upload it again.", code="missing_upload")
     if not 0 < found["size"] <= max_bytes:
         raise refuse(f"This file is larger than {max_bytes // (1024 * 1024)} MB.", "too_large")
+    head = storage.read_range(key=key, length=SNIFF_BYTES)
+    fields: dict = {"kind": MediaAsset.Kind.IMAGE}
     try:
-        info = media.sniff_image(storage.read_range(key=key, length=SNIFF_BYTES))
+        if video.detect(head) is not None:
+            # A container's index may sit at its end: a video is probed whole (within the size
+            # limit just checked), and hashed from the same bytes.
+            data = storage.read_bytes(key=key)
+            clip = video.probe(data)
+            fmt, width, height = clip.format, clip.width, clip.height
+            fields = {"kind": MediaAsset.Kind.VIDEO, "duration_ms": clip.duration_ms}
+            content_hash = hashlib.sha256(data).hexdigest()
+        else:
+            info = media.sniff_image(head)
+            fmt, width, height = info.format, info.width, info.height
+            content_hash = storage.sha256_of(key=key)
     except media.MediaRejected as rejected:
         raise refuse(str(rejected), rejected.code) from None
 
-    content_hash = storage.sha256_of(key=key)
     existing = _media_asset_reuse(owner=owner, content_hash=content_hash)
     if existing is not None:
         return existing
-    target = storage.original_key_new(fmt=info.format)
-    storage.copy(source=key, target=target, fmt=info.format)
+    target = storage.original_key_new(fmt=fmt)
+    storage.copy(source=key, target=target, fmt=fmt)
+    is_video = fields["kind"] == MediaAsset.Kind.VIDEO
     try:
         with transaction.atomic():
             asset = MediaAsset.objects.create(
                 owner=owner,
-                kind=MediaAsset.Kind.IMAGE,
                 original_key=target,
                 content_hash=content_hash,
                 byte_size=found["size"],
-                format=info.format,
-                width=info.width,
-                height=info.height,
+                format=fmt,
+                width=width,
+                height=height,
+                **fields,
             )
-            transaction.on_commit(lambda: _enqueue_processing(asset.pk))
+            transaction.on_commit(lambda: _enqueue_processing(asset.pk, video=is_video))
     except Exception:
         storage.delete_keys(keys=[target])
         raise

@@ -180,19 +180,26 @@ def upload_key_new(*, user_id: int) -> str:
 
 
 def presigned_post(
-    *, key: str, max_bytes: int, expires: int, client=None, bucket: str | None = None
+    *,
+    key: str,
+    max_bytes: int,
+    expires: int,
+    media_type: str = "image",
+    client=None,
+    bucket: str | None = None,
 ) -> dict:
-    """Form fields for a browser to POST one file of 1..max_bytes bytes, an image type, to ``key``.
+    """Form fields for a browser to POST one file of 1..max_bytes bytes to ``key``, whose
+    Content-Type must start with ``media_type`` ("image" or "video") and a slash.
 
     ``client``/``bucket`` default to the media storage's (tests pass another S3's).
     """
     return (client or _client()).generate_presigned_post(
         Bucket=bucket or _bucket(),
         Key=key,
-        Fields={"Content-Type": "image/jpeg"},
+        Fields={"Content-Type": "image/jpeg" if media_type == "image" else "video/mp4"},
         Conditions=[
             ["content-length-range", 1, max_bytes],
-            ["starts-with", "$Content-Type", "image/"],
+            ["starts-with", "$Content-Type", f"{media_type}/"],
         ],
         ExpiresIn=expires,
     )

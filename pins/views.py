@@ -266,7 +266,11 @@ def pin_upload_start(request: HttpRequest) -> JsonResponse:
     if not storage.is_s3():
         return JsonResponse({"error": "Direct uploads need S3; post the file here."}, status=404)
     try:
-        pending, form = services.upload_start(owner=request.user)
+        pending, form = services.upload_start(
+            owner=request.user, media_type=request.POST.get("kind", "image")
+        )
+    except ValidationError as error:
+        return JsonResponse({"error": error.messages[0], "code": error.code}, status=400)
     except STORAGE_ERRORS:
         return _storage_unavailable("upload start")
     return JsonResponse(

@@ -95,9 +95,19 @@ def test_a_worker_killed_mid_task_loses_nothing_and_duplicates_nothing(celery_wo
             pk__in=[a.pk for a in assets], status=MediaAsset.Status.PROCESSING
         ).first()
 
-    assert _wait_for(lambda: busy() is not None, 30), first_log.read_text()[-3000:]
-    time.sleep(0.4)  # well into decoding and encoding
-    victim = busy()
+    # An asset still processing 0.3 s after it was seen processing: well into decoding and
+    # encoding (each takes ~1.5 s). One that finished meanwhile is passed over for the next.
+    victim = None
+    deadline = time.monotonic() + 30
+    while victim is None and time.monotonic() < deadline:
+        candidate = busy()
+        if candidate is None:
+            time.sleep(0.05)
+            continue
+        time.sleep(0.3)
+        if _status(candidate) == MediaAsset.Status.PROCESSING:
+            victim = candidate
+    assert victim is not None, first_log.read_text()[-3000:]
     os.killpg(first.pid, signal.SIGKILL)  # the whole worker: parent and pool, no goodbye
     first.wait(timeout=10)
     assert victim is not None and _status(victim) == MediaAsset.Status.PROCESSING  # died mid-task

@@ -280,15 +280,16 @@ function setupUpload(root) {
       try {
         if (root.dataset.startUrl) {
           // Direct to S3: the app chooses the key and the conditions, the bytes go to S3 only.
-          if (!file.type.startsWith("image/")) return fail("This is not an image file.");
-          const [status, ticket] = await post(root.dataset.startUrl, {});
+          const kind = file.type.split("/")[0];
+          if (kind !== "image" && kind !== "video") return fail("This is not an image or a video.");
+          const [status, ticket] = await post(root.dataset.startUrl, { kind });
           if (status !== 201) return fail(ticket.error || "Uploading is not possible right now.");
           const body = new FormData();
           for (const [name, value] of Object.entries(ticket.fields)) body.append(name, value);
           body.set("Content-Type", file.type);
           body.append("file", file);
           const sent = await send(ticket.url, body, {});
-          if (sent.status >= 300) return fail("Storage refused this file (too large or not an image).");
+          if (sent.status >= 300) return fail("Storage refused this file (too large, or not an image or video).");
           state.textContent = "Checking…";
           const [confirmed, reply] = await post(root.dataset.confirmUrl, { upload: ticket.upload });
           if (confirmed !== 201) return fail(reply.error || "Upload failed.");
