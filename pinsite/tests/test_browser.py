@@ -93,7 +93,7 @@ def serious_axe_violations(page: Page) -> list[str]:
 
 def unexpected_errors(page: Page, expected_404: tuple[str, ...] = ()) -> list[str]:
     """Script errors and console errors, less the 404s we asked for (the browser logs them)."""
-    allowed = ("/favicon.ico", *expected_404)
+    allowed = expected_404
     return [
         error for error in page.errors if not ("status of 404" in error and error.endswith(allowed))
     ]
