@@ -11,8 +11,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Profile, User, UserFollow
-from pins.models import MediaAsset, MediaRendition
-from pins.tests.factories import image_bytes, make_asset, make_board, make_pin, make_user
+from pins.models import MediaAsset
+from pins.tests.factories import image_bytes, make_board, make_pin, make_ready_asset, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -396,17 +396,7 @@ def test_profile_page_of_a_person_without_a_profile_row(client):
 def _ready_pins(owner, count):
     """``count`` pins with grid renditions, each on a board of its own."""
     for index in range(count):
-        asset = make_asset(owner, dominant_color="#aabbcc")
-        for width in (236, 474, 736):
-            MediaRendition.objects.create(
-                asset=asset,
-                purpose="grid",
-                width=width,
-                height=width,
-                format="webp",
-                key=f"{asset.original_key}/grid-{width}.webp",
-                byte_size=1000,
-            )
+        asset = make_ready_asset(owner, dominant_color="#aabbcc")
         make_pin(owner, make_board(owner), media_asset=asset, title=f"Pin {index}")
 
 

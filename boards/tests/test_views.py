@@ -13,10 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Profile
 from boards.models import Board, BoardCollaborator, BoardFollow, BoardPin
 from boards.services import board_can_add_pins, board_pin_add
-from pins.models import MediaAsset, MediaRendition, Pin
+from pins.models import MediaAsset, Pin
 from pins.selectors import pin_list_for_board
 from pins.services import pin_publish, pin_save
-from pins.tests.factories import make_asset, make_board, make_pin, make_user
+from pins.tests.factories import make_asset, make_board, make_pin, make_ready_asset, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -533,17 +533,7 @@ def test_actions_need_the_csrf_token():
 
 def _ready_pins(owner, board, count):
     for index in range(count):
-        asset = make_asset(owner, dominant_color="#aabbcc")
-        for width in (236, 474, 736):
-            MediaRendition.objects.create(
-                asset=asset,
-                purpose="grid",
-                width=width,
-                height=width,
-                format="webp",
-                key=f"{asset.original_key}/grid-{width}.webp",
-                byte_size=1000,
-            )
+        asset = make_ready_asset(owner, dominant_color="#aabbcc")
         make_pin(owner, board, media_asset=asset, title=f"Pin {index}")
 
 

@@ -12,7 +12,7 @@ from accounts.models import User
 from accounts.services import user_create
 from boards.models import Board
 from boards.services import board_create
-from pins.models import MediaAsset, Pin
+from pins.models import MediaAsset, MediaRendition, Pin
 from pins.services import pin_create
 
 _counter = itertools.count(1)
@@ -39,6 +39,23 @@ def make_asset(owner: User | None = None, **fields) -> MediaAsset:
         "status": MediaAsset.Status.READY,
     }
     return MediaAsset.objects.create(owner=owner, **{**defaults, **fields})
+
+
+def make_ready_asset(owner: User | None = None, *, widths=(236, 474, 736), **fields) -> MediaAsset:
+    """A ready asset (no bytes in storage) with WebP grid renditions at ``widths``, keyed
+    ``<original>/grid-<width>.webp`` and as tall as the asset's shape makes them."""
+    asset = make_asset(owner, **fields)
+    for width in widths:
+        MediaRendition.objects.create(
+            asset=asset,
+            purpose="grid",
+            width=width,
+            height=max(1, width * asset.height // asset.width),
+            format="webp",
+            key=f"{asset.original_key}/grid-{width}.webp",
+            byte_size=1000,
+        )
+    return asset
 
 
 def make_pin(owner: User, board: Board | None = None, **fields) -> Pin:

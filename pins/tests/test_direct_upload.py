@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from pins import s3, services, storage
 from pins.models import MediaAsset, PendingUpload
-from pins.tests.factories import image_bytes, make_board, make_pin, make_user
+from pins.tests.factories import image_bytes, make_board, make_pin, make_ready_asset, make_user
 
 pytestmark = [pytest.mark.django_db]
 
@@ -245,7 +245,7 @@ def test_media_of_pins_on_secret_boards_gets_shorter_lived_urls(client):
     owner = make_user()
     urls = {}
     for secret in (False, True):
-        asset = make_asset_ready(owner)
+        asset = make_ready_asset(owner, widths=(236,))
         pin = make_pin(owner, make_board(owner, is_secret=secret), media_asset=asset)
         client.force_login(owner)
         info = client.get("/pin/status/", {"ids": pin.pk}).json()["pins"][str(pin.pk)]
@@ -255,63 +255,3 @@ def test_media_of_pins_on_secret_boards_gets_shorter_lived_urls(client):
         True: str(settings.MEDIA_URL_EXPIRY_SECRET_SECONDS),
     }
     assert MediaRendition.objects.count() == 2
-
-
-def make_asset_ready(owner):
-    from pins.models import MediaRendition
-    from pins.tests.factories import make_asset
-
-    asset = make_asset(owner)
-    MediaRendition.objects.create(
-        asset=asset,
-        purpose="grid",
-        width=236,
-        height=177,
-        format="webp",
-        key=f"{asset.original_key}/grid-236.webp",
-        byte_size=10,
-    )
-    return asset
-
-
-def test_purging_an_asset_made_from_a_direct_upload_works(django_capture_on_commit_callbacks):
-    user = make_user()
-    pending, form = _start(user)
-    _post_to_s3(form, image_bytes(), "image/jpeg")
-    asset = services.upload_confirm(owner=user, upload_id=pending.pk)
-    with django_capture_on_commit_callbacks():
-        pin = make_pin(user, make_board(user), media_asset=asset)
-    services.pin_delete(pin=pin)
-    assert services.media_asset_purge(asset_id=asset.pk) is True
-    assert not MediaAsset.objects.filter(pk=asset.pk).exists()
-    assert not PendingUpload.objects.filter(pk=pending.pk).exists()
-
-
-def test_a_video_goes_straight_to_s3_too_and_is_probed_whole(django_capture_on_commit_callbacks):
-    from pins.tests.factories import video_bytes
-
-    user = make_user()
-    pending, form = services.upload_start(owner=user, media_type="video")
-    policy = json.loads(base64.b64decode(form["fields"]["policy"]))
-    assert ["starts-with", "$Content-Type", "video/"] in policy["conditions"]
-    clip = video_bytes(seconds=2)
-    assert _post_to_s3(form, clip, "video/mp4").status_code in (200, 201, 204)
-    with django_capture_on_commit_callbacks() as callbacks:
-        asset = services.upload_confirm(owner=user, upload_id=pending.pk)
-    assert asset.kind == MediaAsset.Kind.VIDEO and asset.format == "mp4"
-    assert abs(asset.duration_ms - 2000) < 50 and asset.original_key.endswith(".mp4")
-    assert len(callbacks) == 1
-    assert storage.head(key=asset.original_key)["content_type"] == "video/mp4"
-    # A clip with no video track is refused at confirmation, and deleted.
-    audio_only, audio_form = services.upload_start(owner=user, media_type="video")
-    _post_to_s3(audio_form, video_bytes(seconds=1, video=False), "video/mp4")
-    with pytest.raises(ValidationError) as refused:
-        services.upload_confirm(owner=user, upload_id=audio_only.pk)
-    assert refused.value.code == "no_video" and storage.head(key=audio_only.key) is None
-
-
-def test_start_refuses_a_kind_that_is_neither_image_nor_video(client):
-    client.force_login(make_user())
-    reply = client.post("/pin/upload/start/", {"kind": "text"})
-    assert reply.status_code == 400 and "image or a video" in reply.json()["error"]
-    assert not PendingUpload.objects.exists()

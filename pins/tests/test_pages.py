@@ -19,25 +19,22 @@ from accounts.services import user_follow
 from boards.models import BoardPin
 from boards.services import board_collaborator_add, board_follow, board_pin_add
 from pins import selectors
-from pins.models import MediaAsset, MediaRendition, Pin, PinReport
+from pins.models import MediaAsset, Pin, PinReport
 from pins.services import pin_save
-from pins.tests.factories import image_bytes, make_asset, make_board, make_pin, make_user
+from pins.tests.factories import (
+    image_bytes,
+    make_asset,
+    make_board,
+    make_pin,
+    make_ready_asset,
+    make_user,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 def _ready_pin(owner, board, **fields) -> Pin:
-    asset = make_asset(owner, dominant_color="#336699", width=900, height=1200)
-    for width in (236, 474, 736):
-        MediaRendition.objects.create(
-            asset=asset,
-            purpose="grid",
-            width=width,
-            height=width * 4 // 3,
-            format="webp",
-            key=f"{asset.original_key}/grid-{width}.webp",
-            byte_size=100,
-        )
+    asset = make_ready_asset(owner, dominant_color="#336699", width=900, height=1200)
     return make_pin(owner, board, media_asset=asset, **fields)
 
 

@@ -5,8 +5,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from boards.services import board_pin_add
-from pins.models import MediaRendition
-from pins.tests.factories import make_asset, make_board, make_pin, make_user
+from pins.tests.factories import make_board, make_pin, make_ready_asset, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -14,17 +13,7 @@ pytestmark = pytest.mark.django_db
 def _pins(owner, board, count):
     pins = []
     for index in range(count):
-        asset = make_asset(owner, dominant_color="#aabbcc", width=1000, height=1500)
-        for width in (236, 474, 736):
-            MediaRendition.objects.create(
-                asset=asset,
-                purpose="grid",
-                width=width,
-                height=width * 3 // 2,
-                format="webp",
-                key=f"{asset.original_key}/grid-{width}.webp",
-                byte_size=1000,
-            )
+        asset = make_ready_asset(owner, dominant_color="#aabbcc", width=1000, height=1500)
         pins.append(
             make_pin(owner, board, media_asset=asset, title=f"Pin {index}", alt_text=f"Alt {index}")
         )

@@ -14,8 +14,8 @@ from django.utils import timezone
 
 from accounts.models import UserFollow
 from boards.models import BoardFollow
-from pins.models import MediaRendition, PendingUpload, PinReport
-from pins.tests.factories import make_asset, make_board, make_pin, make_user
+from pins.models import PendingUpload, PinReport
+from pins.tests.factories import make_board, make_pin, make_ready_asset, make_user
 
 pytestmark = pytest.mark.django_db
 
@@ -41,17 +41,7 @@ def populate(count: int) -> None:
             expires_at=timezone.now(),
         )
         board = make_board(person)
-        asset = make_asset(person, dominant_color="#336699")
-        for width in (236, 474):
-            MediaRendition.objects.create(
-                asset=asset,
-                purpose="grid",
-                width=width,
-                height=width,
-                format="webp",
-                key=f"{asset.original_key}-{width}",
-                byte_size=100,
-            )
+        asset = make_ready_asset(person, widths=(236, 474), dominant_color="#336699")
         pin = make_pin(person, board, media_asset=asset, title="A pin")
         if previous is not None:
             UserFollow.objects.create(follower=person, followee=previous.owner)
