@@ -255,3 +255,46 @@ def test_media_of_pins_on_secret_boards_gets_shorter_lived_urls(client):
         True: str(settings.MEDIA_URL_EXPIRY_SECRET_SECONDS),
     }
     assert MediaRendition.objects.count() == 2
+
+
+def test_purging_an_asset_made_from_a_direct_upload_works(django_capture_on_commit_callbacks):
+    user = make_user()
+    pending, form = _start(user)
+    _post_to_s3(form, image_bytes(), "image/jpeg")
+    asset = services.upload_confirm(owner=user, upload_id=pending.pk)
+    with django_capture_on_commit_callbacks():
+        pin = make_pin(user, make_board(user), media_asset=asset)
+    services.pin_delete(pin=pin)
+    assert services.media_asset_purge(asset_id=asset.pk) is True
+    assert not MediaAsset.objects.filter(pk=asset.pk).exists()
+    assert not PendingUpload.objects.filter(pk=pending.pk).exists()
+
+
+def test_a_video_goes_straight_to_s3_too_and_is_probed_whole(django_capture_on_commit_callbacks):
+    from pins.tests.factories import video_bytes
+
+    user = make_user()
+    pending, form = services.upload_start(owner=user, media_type="video")
+    policy = json.loads(base64.b64decode(form["fields"]["policy"]))
+    assert ["starts-with", "$Content-Type", "video/"] in policy["conditions"]
+    clip = video_bytes(seconds=2)
+    assert _post_to_s3(form, clip, "video/mp4").status_code in (200, 201, 204)
+    with django_capture_on_commit_callbacks() as callbacks:
+        asset = services.upload_confirm(owner=user, upload_id=pending.pk)
+    assert asset.kind == MediaAsset.Kind.VIDEO and asset.format == "mp4"
+    assert abs(asset.duration_ms - 2000) < 50 and asset.original_key.endswith(".mp4")
+    assert len(callbacks) == 1
+    assert storage.head(key=asset.original_key)["content_type"] == "video/mp4"
+    # A clip with no video track is refused at confirmation, and deleted.
+    audio_only, audio_form = services.upload_start(owner=user, media_type="video")
+    _post_to_s3(audio_form, video_bytes(seconds=1, video=False), "video/mp4")
+    with pytest.raises(ValidationError) as refused:
+        services.upload_confirm(owner=user, upload_id=audio_only.pk)
+    assert refused.value.code == "no_video" and storage.head(key=audio_only.key) is None
+
+
+def test_start_refuses_a_kind_that_is_neither_image_nor_video(client):
+    client.force_login(make_user())
+    reply = client.post("/pin/upload/start/", {"kind": "text"})
+    assert reply.status_code == 400 and "image or a video" in reply.json()["error"]
+    assert not PendingUpload.objects.exists()
