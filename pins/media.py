@@ -23,6 +23,7 @@ and the renditions are made as for any other image.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import warnings
@@ -114,6 +115,19 @@ class MediaRejected(ValueError):
     def __init__(self, message: str, *, code: str) -> None:
         super().__init__(message)
         self.code = code
+
+
+@contextlib.contextmanager
+def _decoding():
+    """Decoder failures become the person's message: too big for memory, or a damaged file."""
+    try:
+        yield
+    except MemoryError:
+        raise MediaRejected(
+            "This image needs more memory to process than pinsite allows.", code="too_large"
+        ) from None
+    except DECODE_ERRORS:
+        raise _damaged() from None
 
 
 def _damaged() -> MediaRejected:
@@ -751,7 +765,7 @@ def render_ladder(
     """
     info = info or sniff_image(data)
     targets = targets or ladder(info.width)
-    try:
+    with _decoding():
         image, icc = _decode(data, info, targets[0][1])
         renditions: list[RenderedImage] = []
         current, converted = image, False
@@ -766,36 +780,23 @@ def render_ladder(
                 if (purpose, width, fmt) not in skip:
                     encoded = _encode(current, fmt, purpose)
                     renditions.append(RenderedImage(purpose, width, height, fmt, encoded))
-    except MemoryError:
-        raise MediaRejected(
-            "This image needs more memory to process than pinsite allows.", code="too_large"
-        ) from None
-    except DECODE_ERRORS:
-        raise _damaged() from None
     return info, current, renditions
 
 
 def _converted_master(data: bytes, info: ImageInfo) -> tuple[bytes, str]:
     """A HEIC/AVIF photo re-encoded as the stored master: upright, colour profile kept, no
     other metadata; JPEG, or PNG when it has transparency."""
-    try:
-        with Image.open(io.BytesIO(data), formats=[PILLOW_FORMATS[info.format]]) as image:
-            icc = image.info.get("icc_profile") or None
-            image.load()
-            upright = ImageOps.exif_transpose(image)
-            buffer = io.BytesIO()
-            if upright.has_transparency_data:
-                upright.convert("RGBA").save(buffer, format="PNG", icc_profile=icc)
-                return buffer.getvalue(), "png"
-            rgb = upright if upright.mode in ("RGB", "L") else upright.convert("RGB")
-            rgb.save(buffer, format="JPEG", quality=MASTER_JPEG_QUALITY, icc_profile=icc)
-            return buffer.getvalue(), "jpeg"
-    except MemoryError:
-        raise MediaRejected(
-            "This image needs more memory to process than pinsite allows.", code="too_large"
-        ) from None
-    except DECODE_ERRORS:
-        raise _damaged() from None
+    with _decoding(), Image.open(io.BytesIO(data), formats=[PILLOW_FORMATS[info.format]]) as image:
+        icc = image.info.get("icc_profile") or None
+        image.load()
+        upright = ImageOps.exif_transpose(image)
+        buffer = io.BytesIO()
+        if upright.has_transparency_data:
+            upright.convert("RGBA").save(buffer, format="PNG", icc_profile=icc)
+            return buffer.getvalue(), "png"
+        rgb = upright if upright.mode in ("RGB", "L") else upright.convert("RGB")
+        rgb.save(buffer, format="JPEG", quality=MASTER_JPEG_QUALITY, icc_profile=icc)
+        return buffer.getvalue(), "jpeg"
 
 
 def dominant_color(image: Image.Image) -> str:

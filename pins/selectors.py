@@ -46,12 +46,6 @@ def _with_media(queryset: QuerySet[Pin]) -> QuerySet[Pin]:
     )
 
 
-def pin_list_recent(*, user, limit: int = 50) -> list[Pin]:
-    """The newest pins ``user`` may see, newest first."""
-    queryset = Pin.objects.visible_to(user).order_by("-created_at", "-id")
-    return list(_with_media(queryset)[:limit])
-
-
 def pin_get_visible(*, user, pk: int) -> Pin:
     """The pin if ``user`` may see it; Pin.DoesNotExist otherwise (shown as 404, never 403)."""
     return _with_media(Pin.objects.visible_to(user)).get(pk=pk)

@@ -1,6 +1,5 @@
 """Sign-up, log-in, password reset, profile editing, following people and the profile page."""
 
-import html
 import re
 import unicodedata
 
@@ -13,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from accounts.models import Profile, User, UserFollow
 from pins.models import MediaAsset
 from pins.tests.factories import image_bytes, make_board, make_pin, make_ready_asset, make_user
+from pinsite.tests.html import input_value, page_text
 
 pytestmark = pytest.mark.django_db
 
@@ -28,18 +28,6 @@ def fullwidth(text: str) -> str:
 
 # Looks exactly like a Latin "a"; a name using it would impersonate one spelt with the Latin letter.
 CYRILLIC_A = unicodedata.lookup("CYRILLIC SMALL LETTER A")
-
-
-def _page(response) -> str:
-    return html.unescape(response.content.decode())
-
-
-def _input_value(response, name: str) -> str | None:
-    """The value an <input name=...> is rendered with (None when it has none)."""
-    tag = re.search(rf'<input[^>]*\bname="{name}"[^>]*>', response.content.decode())
-    assert tag, f"no input named {name}"
-    value = re.search(r'\bvalue="([^"]*)"', tag.group(0))
-    return html.unescape(value.group(1)) if value else None
 
 
 def _logged_in_id(client) -> int | None:
@@ -63,7 +51,7 @@ def test_signup_normalises_the_name_logs_in_and_goes_to_board_creation(client):
     assert user.check_password(GOOD_PASSWORD)
     assert Profile.objects.filter(user=user).exists()
     assert _logged_in_id(client) == user.pk
-    page = _page(client.get(response.url))
+    page = page_text(client.get(response.url))
     assert "Welcome to pinsite, alice." in page
 
 
@@ -82,10 +70,10 @@ def test_signup_normalises_the_name_logs_in_and_goes_to_board_creation(client):
 def test_signup_refuses_reserved_and_confusable_names_keeping_the_input(client, typed, message):
     response = _signup(client, username=typed, email="kept@example.com")
     assert response.status_code == 200
-    assert message in _page(response)
-    assert _input_value(response, "username") == typed
-    assert _input_value(response, "email") == "kept@example.com"
-    assert _input_value(response, "password") is None  # a password is never echoed back
+    assert message in page_text(response)
+    assert input_value(response, "username") == typed
+    assert input_value(response, "email") == "kept@example.com"
+    assert input_value(response, "password") is None  # a password is never echoed back
     assert not User.objects.exists()
     assert _logged_in_id(client) is None
 
@@ -94,9 +82,9 @@ def test_signup_refuses_a_name_taken_in_another_case(client):
     make_user("alice")
     response = _signup(client, username="Alice", email="second@example.com")
     assert response.status_code == 200
-    assert "That name is taken. Please choose another." in _page(response)
-    assert _input_value(response, "username") == "Alice"
-    assert _input_value(response, "email") == "second@example.com"
+    assert "That name is taken. Please choose another." in page_text(response)
+    assert input_value(response, "username") == "Alice"
+    assert input_value(response, "email") == "second@example.com"
     assert User.objects.count() == 1
 
 
@@ -104,9 +92,9 @@ def test_signup_refuses_an_email_already_in_use_in_another_case(client):
     make_user("first", email="shared@example.com")
     response = _signup(client, username="second", email="SHARED@example.com")
     assert response.status_code == 200
-    assert "An account already uses this address." in _page(response)
-    assert _input_value(response, "username") == "second"
-    assert _input_value(response, "email") == "SHARED@example.com"
+    assert "An account already uses this address." in page_text(response)
+    assert input_value(response, "username") == "second"
+    assert input_value(response, "email") == "SHARED@example.com"
     assert list(User.objects.values_list("username", flat=True)) == ["first"]
 
 
@@ -122,9 +110,9 @@ def test_signup_refuses_an_email_already_in_use_in_another_case(client):
 def test_signup_refuses_a_weak_password(client, password, message):
     response = _signup(client, password=password)
     assert response.status_code == 200
-    assert message in _page(response)
-    assert _input_value(response, "username") == "newcomer"
-    assert _input_value(response, "email") == "newcomer@example.com"
+    assert message in page_text(response)
+    assert input_value(response, "username") == "newcomer"
+    assert input_value(response, "email") == "newcomer@example.com"
     assert not User.objects.exists()
 
 
@@ -141,7 +129,7 @@ def test_login_with_the_right_password_and_not_with_a_wrong_one(client):
     user = make_user("walker")
     response = client.post(LOGIN, {"username": "walker", "password": "wrong-password"})
     assert response.status_code == 200
-    assert "Please enter a correct username and password" in _page(response)
+    assert "Please enter a correct username and password" in page_text(response)
     assert _logged_in_id(client) is None
 
     response = client.post(LOGIN, {"username": "walker", "password": "pw-for-tests"})
@@ -206,7 +194,7 @@ def test_password_reset_mails_a_link_that_sets_a_new_password_once(client, mailo
     response = client.get(link.group(1))
     assert response.status_code == 302
     form_url = response.url
-    assert "Choose a new password" in _page(client.get(form_url))
+    assert "Choose a new password" in page_text(client.get(form_url))
     response = client.post(
         form_url, {"new_password1": "brand-new-secret-77", "new_password2": "brand-new-secret-77"}
     )
@@ -220,7 +208,7 @@ def test_password_reset_mails_a_link_that_sets_a_new_password_once(client, mailo
 
     client.post("/accounts/logout/")
     reused = client.get(link.group(1), follow=True)
-    assert "This link has expired or was already used." in _page(reused)
+    assert "This link has expired or was already used." in page_text(reused)
 
 
 def test_password_reset_for_an_unknown_address_looks_the_same_and_sends_nothing(client, mailoutbox):
@@ -255,7 +243,7 @@ def test_profile_edit_saves_name_bio_and_website(client):
         "Oils and ink.",
         "https://example.com/pat",
     )
-    page = _page(client.get(response.url))
+    page = page_text(client.get(response.url))
     assert "Profile saved." in page
     assert "<h1>Pat Painter</h1>" in page
     assert 'href="https://example.com/pat" rel="nofollow ugc noopener"' in page
@@ -275,8 +263,8 @@ def test_profile_edit_refuses_a_non_http_website_and_changes_nothing(client, web
         "/accounts/profile/", {"display_name": "After", "bio": "new", "website": website}
     )
     assert response.status_code == 200
-    assert message in _page(response)
-    assert _input_value(response, "display_name") == "After"
+    assert message in page_text(response)
+    assert input_value(response, "display_name") == "After"
     profile = Profile.objects.get(user=user)
     assert (profile.display_name, profile.bio, profile.website) == ("Before", "", "")
 
@@ -305,8 +293,8 @@ def test_profile_edit_refuses_a_file_that_is_not_an_image_and_changes_nothing(cl
         {"display_name": "After", "bio": "", "website": "", "avatar_file": upload},
     )
     assert response.status_code == 200
-    assert "This file is not an image pinsite can read." in _page(response)
-    assert _input_value(response, "display_name") == "After"
+    assert "This file is not an image pinsite can read." in page_text(response)
+    assert input_value(response, "display_name") == "After"
     assert not MediaAsset.objects.exists()
     profile = Profile.objects.get(user=user)
     assert (profile.display_name, profile.avatar) == ("Before", None)
@@ -320,7 +308,7 @@ def test_follow_and_unfollow_a_person(client):
     client.force_login(fan)
     response = client.post("/people/STAR/follow/", follow=True)
     assert response.redirect_chain == [("/people/star/", 302)]
-    page = _page(response)
+    page = page_text(response)
     assert "You follow star" in page
     assert "1 follower" in page and ">Unfollow</button>" in page
     assert UserFollow.objects.filter(follower=fan, followee=star).exists()
@@ -328,7 +316,7 @@ def test_follow_and_unfollow_a_person(client):
     client.post("/people/star/follow/")  # twice is the same as once
     assert UserFollow.objects.filter(follower=fan, followee=star).count() == 1
 
-    page = _page(client.post("/people/star/follow/", {"action": "unfollow"}, follow=True))
+    page = page_text(client.post("/people/star/follow/", {"action": "unfollow"}, follow=True))
     assert "You no longer follow star." in page
     assert "0 followers" in page
     assert not UserFollow.objects.exists()
@@ -345,7 +333,7 @@ def test_follow_refuses_get_yourself_and_anonymous(client):
     client.force_login(me)
     assert client.get(url).status_code == 405
     response = client.post("/people/me-myself/follow/", follow=True)
-    assert "You cannot follow yourself." in _page(response)
+    assert "You cannot follow yourself." in page_text(response)
     assert client.post("/people/nobody-here/follow/").status_code == 404
     assert not UserFollow.objects.exists()
     assert other.followers.count() == 0
@@ -369,7 +357,7 @@ def test_profile_page_hides_secret_boards_and_their_pins_from_others(client):
             client.force_login(viewer)
         response = client.get("/people/joan/")
         assert response.status_code == 200
-        page = _page(response)
+        page = page_text(response)
         return {
             "public board": "Sunlit Garden" in page and public_board.get_absolute_url() in page,
             "secret board": "Hidden Diary" in page or secret_board.get_absolute_url() in page,
@@ -390,7 +378,7 @@ def test_profile_page_of_a_person_without_a_profile_row(client):
     User.objects.create_user("staffer", password="pw-for-tests")
     response = client.get("/people/staffer/")
     assert response.status_code == 200
-    assert "@staffer" in _page(response)
+    assert "@staffer" in page_text(response)
 
 
 def _ready_pins(owner, count):
@@ -412,5 +400,5 @@ def test_profile_page_queries_do_not_grow_with_pins_and_boards(client, viewer):
     with CaptureQueriesContext(connection) as many:
         response = client.get("/people/prolific/")
     assert response.status_code == 200
-    assert _page(response).count('class="card"') == 30
+    assert page_text(response).count('class="card"') == 30
     assert len(many) == len(few), [q["sql"] for q in many.captured_queries]

@@ -1,6 +1,5 @@
 """Board pages: creating, editing, deleting, secrecy, collaborators, reordering and following."""
 
-import html
 import itertools
 import json
 import re
@@ -17,19 +16,9 @@ from pins.models import MediaAsset, Pin
 from pins.selectors import pin_list_for_board
 from pins.services import pin_publish, pin_save
 from pins.tests.factories import make_asset, make_board, make_pin, make_ready_asset, make_user
+from pinsite.tests.html import input_value, page_text
 
 pytestmark = pytest.mark.django_db
-
-
-def _page(response) -> str:
-    return html.unescape(response.content.decode())
-
-
-def _input_value(response, name: str) -> str | None:
-    tag = re.search(rf'<input[^>]*\bname="{name}"[^>]*>', response.content.decode())
-    assert tag, f"no input named {name}"
-    value = re.search(r'\bvalue="([^"]*)"', tag.group(0))
-    return html.unescape(value.group(1)) if value else None
 
 
 def _url(board: Board, action: str = "") -> str:
@@ -50,7 +39,7 @@ def _positions(board: Board) -> dict[int, int]:
 def test_create_a_board(client):
     owner = make_user("maker")
     client.force_login(owner)
-    assert "New board" in _page(client.get("/boards/new/"))
+    assert "New board" in page_text(client.get("/boards/new/"))
     response = client.post(
         "/boards/new/", {"name": " Weekend Trips ", "description": "Places", "is_secret": "on"}
     )
@@ -64,7 +53,7 @@ def test_create_a_board(client):
     )
     assert response.status_code == 302
     assert response.url == "/boards/maker/weekend-trips/"
-    assert "Board “Weekend Trips” created." in _page(client.get(response.url))
+    assert "Board “Weekend Trips” created." in page_text(client.get(response.url))
 
 
 def test_create_needs_a_login(client):
@@ -80,9 +69,9 @@ def test_create_refuses_a_name_taken_in_another_case_and_keeps_the_input(client)
     client.force_login(owner)
     response = client.post("/boards/new/", {"name": "RECIPES", "description": "Soups only"})
     assert response.status_code == 200
-    page = _page(response)
+    page = page_text(response)
     assert "You already have a board called “RECIPES”." in page
-    assert _input_value(response, "name") == "RECIPES"
+    assert input_value(response, "name") == "RECIPES"
     assert re.search(r"<textarea[^>]*>\s*Soups only</textarea>", page)
     assert Board.objects.count() == 1
     # Someone else may use the same name.
@@ -95,7 +84,7 @@ def test_edit_renames_with_a_new_slug_and_toggles_secrecy(client):
     board = make_board(owner, "Travel")
     pin = make_pin(owner, board)
     client.force_login(owner)
-    assert _input_value(client.get(_url(board, "edit")), "name") == "Travel"
+    assert input_value(client.get(_url(board, "edit")), "name") == "Travel"
 
     response = client.post(
         _url(board, "edit"), {"name": "Far Away", "description": "Trips", "is_secret": "on"}
@@ -130,8 +119,8 @@ def test_edit_refuses_a_name_taken_in_another_case_and_changes_nothing(client):
     client.force_login(owner)
     response = client.post(_url(board, "edit"), {"name": "recipes", "description": "x"})
     assert response.status_code == 200
-    assert "You already have a board called “recipes”." in _page(response)
-    assert _input_value(response, "name") == "recipes"
+    assert "You already have a board called “recipes”." in page_text(response)
+    assert input_value(response, "name") == "recipes"
     board.refresh_from_db()
     assert (board.name, board.slug, board.description) == ("Travel", "travel", "")
 
@@ -146,7 +135,7 @@ def test_only_the_owner_can_edit_or_delete(client):
         assert client.get(_url(board, "edit")).status_code == 404
         assert client.post(_url(board, "edit"), {"name": "Mine now"}).status_code == 404
         assert client.post(_url(board, "delete")).status_code == 404
-        detail = _page(client.get(_url(board)))
+        detail = page_text(client.get(_url(board)))
         assert "Edit board" not in detail
     board.refresh_from_db()
     assert board.name == "Shared"
@@ -192,7 +181,7 @@ def test_delete_keeps_pins_on_other_boards_and_media_until_its_last_reference(
     fans_copy.refresh_from_db()
     assert fans_copy.parent is None
     assert twins[0].media_id == twin_asset.pk
-    assert "Board “Doomed” deleted." in _page(client.get(response.url))
+    assert "Board “Doomed” deleted." in page_text(client.get(response.url))
 
 
 # --- Secret boards ---------------------------------------------------------------------------
@@ -269,7 +258,7 @@ def test_a_secret_board_is_shown_to_its_owner_and_collaborators(client):
         client.force_login(person)
         response = client.get(_url(board))
         assert response.status_code == 200
-        page = _page(response)
+        page = page_text(response)
         assert "Plans" in page and 'class="badge">Secret' in page
         assert f'href="/pin/{pin.pk}/"' in page
         assert client.get(pin.get_absolute_url()).status_code == 200
@@ -284,19 +273,19 @@ def test_owner_invites_a_collaborator_who_can_then_add_pins_and_see_the_board(cl
     assert not board_can_add_pins(board=board, user=helper)
     client.force_login(owner)
     response = client.post(_url(board, "members"), {"username": " HELPER "}, follow=True)
-    assert "helper can now add pins to this board." in _page(response)
+    assert "helper can now add pins to this board." in page_text(response)
     member = BoardCollaborator.objects.get(board=board)
     assert (member.user, member.invited_by) == (helper, owner)
     assert board_can_add_pins(board=board, user=helper)
 
     client.force_login(helper)
-    page = _page(client.get(_url(board)))
+    page = page_text(client.get(_url(board)))
     assert f'href="/pin/new/?board={board.pk}"' in page  # the "Add pins" button
     assert 'data-reorder-url="/boards/owner/plans/reorder/"' not in page  # no pins yet
     pin = pin_publish(owner=helper, media_asset=make_asset(helper), board=board, title="Mine")
     assert BoardPin.objects.get(board=board, pin=pin).added_by == helper
     client.force_login(owner)
-    assert f'href="/pin/{pin.pk}/"' in _page(client.get(_url(board)))
+    assert f'href="/pin/{pin.pk}/"' in page_text(client.get(_url(board)))
 
 
 def test_inviting_names_nobody_the_owner_or_nothing(client):
@@ -309,7 +298,7 @@ def test_inviting_names_nobody_the_owner_or_nothing(client):
         ({"username": ""}, "Give the username of the person to invite."),
     ]:
         response = client.post(_url(board, "members"), data, follow=True)
-        assert message in _page(response)
+        assert message in page_text(response)
     assert not BoardCollaborator.objects.exists()
 
 
@@ -322,11 +311,11 @@ def test_a_collaborator_cannot_invite_or_remove_others_but_may_leave(client):
     client.force_login(helper)
 
     response = client.post(_url(board, "members"), {"username": "friend"}, follow=True)
-    assert "Only the board's owner can invite people." in _page(response)
+    assert "Only the board's owner can invite people." in page_text(response)
     response = client.post(
         _url(board, "members"), {"username": "other", "action": "remove"}, follow=True
     )
-    assert "Only the board's owner can remove people." in _page(response)
+    assert "Only the board's owner can remove people." in page_text(response)
     assert set(board.collaborators.values_list("username", flat=True)) == {"helper", "other"}
 
     response = client.post(_url(board, "members"), {"username": "helper", "action": "remove"})
@@ -458,16 +447,16 @@ def test_follow_and_unfollow_a_board(client):
     owner, fan = make_user(), make_user()
     board = make_board(owner, "Gardens")
     client.force_login(fan)
-    assert "Follow board</button>" in _page(client.get(_url(board)))
+    assert "Follow board</button>" in page_text(client.get(_url(board)))
     response = client.post(_url(board, "follow"), follow=True)
     assert response.redirect_chain == [(_url(board), 302)]
-    page = _page(response)
+    page = page_text(response)
     assert "You follow “Gardens”" in page and "Unfollow board</button>" in page
     client.post(_url(board, "follow"))
     assert BoardFollow.objects.filter(follower=fan, board=board).count() == 1
 
     response = client.post(_url(board, "follow"), {"action": "unfollow"}, follow=True)
-    assert "You no longer follow “Gardens”." in _page(response)
+    assert "You no longer follow “Gardens”." in page_text(response)
     assert not BoardFollow.objects.exists()
 
 
@@ -556,5 +545,5 @@ def test_board_page_queries_do_not_grow_with_its_pins(client, viewer):
     with CaptureQueriesContext(connection) as many:
         response = client.get(_url(board))
     assert response.status_code == 200
-    assert _page(response).count('class="card"') == 30
+    assert page_text(response).count('class="card"') == 30
     assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
