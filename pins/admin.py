@@ -7,7 +7,17 @@ from django.utils.text import Truncator
 
 from accounts.admin import HTTPS_URL_FIELDS
 from pins import media, placeholders, services, storage
-from pins.models import MediaAsset, MediaRendition, PendingUpload, Pin, PinReport
+from pins.models import (
+    MediaAsset,
+    MediaRendition,
+    PendingUpload,
+    Pin,
+    PinReport,
+    StorageSnapshot,
+    TieringPolicy,
+    TieringSweep,
+    TierTransition,
+)
 
 
 def _thumbnail(asset: MediaAsset | None) -> str:
@@ -194,3 +204,52 @@ class PendingUploadAdmin(admin.ModelAdmin):
     raw_id_fields = ("owner", "asset")
     list_select_related = ("owner", "asset")
     date_hierarchy = "created_at"
+
+
+@admin.register(TieringPolicy)
+class TieringPolicyAdmin(admin.ModelAdmin):
+    list_display = ["__str__", "infrequent_after_days", "archive_after_days", "updated_at"]
+    raw_id_fields = ["updated_by"]
+    search_fields = ["mode"]
+
+
+@admin.register(TieringSweep)
+class TieringSweepAdmin(admin.ModelAdmin):
+    list_display = [
+        "started_at",
+        "status",
+        "mode",
+        "dry_run",
+        "examined",
+        "moved",
+        "bytes_moved",
+        "s3_calls",
+        "expected_monthly_saving",
+    ]
+    list_filter = ["status", "mode", "dry_run"]
+    search_fields = ["error"]
+    date_hierarchy = "started_at"
+
+
+@admin.register(TierTransition)
+class TierTransitionAdmin(admin.ModelAdmin):
+    list_display = [
+        "key",
+        "from_tier",
+        "to_tier",
+        "cause",
+        "reason",
+        "expected_monthly_saving",
+        "created_at",
+    ]
+    list_filter = ["cause", "from_tier", "to_tier"]
+    search_fields = ["key"]
+    raw_id_fields = ["asset", "sweep"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(StorageSnapshot)
+class StorageSnapshotAdmin(admin.ModelAdmin):
+    list_display = ["day", "monthly_cost", "monthly_cost_all_standard", "monthly_cost_intelligent"]
+    date_hierarchy = "day"
+    search_fields = ["day"]

@@ -4,6 +4,7 @@ changelist's query count does not grow with the number of rows shown."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.contrib import admin
@@ -14,7 +15,15 @@ from django.utils import timezone
 
 from accounts.models import UserFollow
 from boards.models import BoardFollow
-from pins.models import PendingUpload, PinReport
+from pins.models import (
+    MediaAsset,
+    PendingUpload,
+    PinReport,
+    StorageSnapshot,
+    TieringPolicy,
+    TieringSweep,
+    TierTransition,
+)
 from pins.tests.factories import make_board, make_pin, make_ready_asset, make_user
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +58,28 @@ def populate(count: int) -> None:
             board.collaborators.add(previous.owner, through_defaults={"invited_by": person})
             PinReport.objects.create(pin=previous, reporter=person, reason="spam")
         previous = pin
+    TieringPolicy.objects.get_or_create(pk=1)
+    if count:
+        sweep = TieringSweep.objects.create(mode="app", status="done", finished_at=timezone.now())
+        for asset in MediaAsset.objects.all()[:count]:
+            TierTransition.objects.create(
+                asset=asset,
+                sweep=sweep,
+                key=asset.original_key,
+                object_bytes=asset.byte_size,
+                from_tier="STANDARD",
+                to_tier="STANDARD_IA",
+                reason="30 days without access",
+                expected_monthly_saving="0.0001",
+            )
+        earliest = timezone.now().date() - timedelta(days=StorageSnapshot.objects.count())
+        for offset in range(count):
+            StorageSnapshot.objects.create(
+                day=earliest - timedelta(days=offset),
+                monthly_cost="1.5",
+                monthly_cost_all_standard="2",
+                monthly_cost_intelligent="1.7",
+            )
 
 
 @pytest.fixture
