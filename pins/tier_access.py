@@ -61,20 +61,19 @@ _local_flusher: threading.Thread | None = None
 def _redis():
     """A Redis client with short timeouts (one per process), or None without REDIS_URL."""
     global _redis_client
-    if not settings.REDIS_URL:
+    url = settings.REDIS_URL
+    if not url:
         return None
     with _redis_lock:
-        if _redis_client is None:
+        if _redis_client is None or _redis_client[0] != url:
             import redis
 
             timeout = settings.TIER_ACCESS_REDIS_TIMEOUT
-            _redis_client = redis.Redis.from_url(
-                settings.REDIS_URL,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                retry_on_timeout=False,
+            client = redis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
             )
-        return _redis_client
+            _redis_client = (url, client)
+        return _redis_client[1]
 
 
 def record(asset_ids: Iterable[int]) -> None:
@@ -195,6 +194,8 @@ def _local_flush_loop() -> None:
 
     while True:
         time.sleep(FLUSH_SECONDS)
+        if settings.REDIS_URL:
+            return  # the beat task flushes Redis
         try:
             flush()
         except Exception:
