@@ -43,7 +43,7 @@ from pins.models import (
     TieringSweep,
     TierTransition,
 )
-from pins.tiering import ObjectFacts, Thresholds, Tier, TierPrice, decide, prices_with
+from pins.tiering import ObjectFacts, Thresholds, Tier, TierPrice, decide, is_due, prices_with
 
 logger = logging.getLogger(__name__)
 
@@ -117,9 +117,11 @@ class _Plan:
     def __init__(self, *, mode: str, now: datetime, thresholds: Thresholds, prices) -> None:
         self.mode, self.now, self.thresholds, self.prices = mode, now, thresholds, prices
 
-    def renditions_query(self, asset_ids: list[int]):
+    def renditions_query(self, assets: list[tuple]):
+        """The renditions worth looking at of these assets (rows in pk order). Asked by pk
+        range, not a list of ids: renditions of assets outside the batch are ignored later."""
         return (
-            MediaRendition.objects.filter(asset_id__in=asset_ids)
+            MediaRendition.objects.filter(asset_id__gte=assets[0][0], asset_id__lte=assets[-1][0])
             .filter(
                 Q(byte_size__gte=self.thresholds.min_object_bytes)
                 | ~Q(storage_tier=StorageTier.STANDARD)
@@ -170,8 +172,14 @@ class _Plan:
                 # To or from a tier the policy cannot price (INTELLIGENT_TIERING): staff's call.
                 return PlannedMove(asset_id, key, size, tier, pinned, "pinned by staff", 0.0,
                                    rendition_id, TierTransition.Cause.STAFF)  # fmt: skip
-        elif self.mode != TieringPolicy.Mode.APP or tier not in _POLICY_TIERS:
-            return None  # intelligent mode, or S3 manages this object
+        elif self.mode != TieringPolicy.Mode.APP or not is_due(
+            tier=tier,
+            size_bytes=size,
+            days_since_access=days_since_access,
+            reads_per_month=reads,
+            thresholds=self.thresholds,
+        ):
+            return None  # intelligent mode, S3 manages this object, or nothing is due yet
         decision = decide(
             ObjectFacts(
                 size_bytes=size,
@@ -277,9 +285,7 @@ def tiering_sweep(
             if not assets:
                 break
             last_pk = assets[-1][0]
-            examined, moves = plan.moves(
-                assets, list(plan.renditions_query([a[0] for a in assets]))
-            )
+            examined, moves = plan.moves(assets, list(plan.renditions_query(assets)))
             sweep.examined += examined
             if moves and not dry_run:
                 moves, batch_failures = _batch_move(plan, mover, moves, sweep=sweep)
@@ -341,7 +347,7 @@ def _batch_move(
         )
         if not locked:
             return [], 0
-        _examined, moves = plan.moves(locked, list(plan.renditions_query([a[0] for a in locked])))
+        _examined, moves = plan.moves(locked, list(plan.renditions_query(locked)))
         transitions = []
         for move in moves:
             if not mover.move(move):
