@@ -360,3 +360,38 @@ def restore_status(*, key: str) -> str:
     if 'ongoing-request="false"' in restore:
         return "readable"
     return "archived"
+
+
+# --- S3 server access logs (another bucket; read by the tiering access signal) --------------
+
+
+def log_keys_after(*, bucket: str, prefix: str, after: str, limit: int) -> list[str]:
+    """Up to ``limit`` keys under ``prefix`` in ``bucket`` that sort after ``after``, in order
+    (S3 names access logs by delivery time, so this is "the logs not read yet")."""
+    keys: list[str] = []
+    pages = (
+        _client()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=bucket, Prefix=prefix, StartAfter=after or prefix)
+    )
+    for page in pages:
+        for entry in page.get("Contents", []):
+            keys.append(entry["Key"])
+            if len(keys) >= limit:
+                return keys
+    return keys
+
+
+def read_text(*, bucket: str, key: str) -> str | None:
+    """A small object's text from ``bucket``, or None when it does not exist."""
+    try:
+        body = _client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+    return body.decode("utf-8", errors="replace")
+
+
+def write_text(*, bucket: str, key: str, text: str) -> None:
+    _client().put_object(Bucket=bucket, Key=key, Body=text.encode(), ContentType="text/plain")

@@ -385,10 +385,7 @@ def _record_tier(move: PlannedMove, *, at: datetime) -> None:
 
 
 def _enqueue_restores(asset_ids: list[int]) -> None:
-    from pins import tasks
+    from pins.tier_restore import tier_restore_request
 
     for asset_id in asset_ids:
-        try:
-            tasks.tier_restore_task.delay(asset_id)
-        except Exception:
-            logger.warning("could not queue the restore of asset %s", asset_id, exc_info=True)
+        tier_restore_request(asset_id=asset_id)

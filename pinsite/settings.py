@@ -306,6 +306,7 @@ CELERY_BEAT_SCHEDULE = {
     # Access counts from Redis into the rows every minute; the tier sweep once a day.
     "tier-access-flush": {"task": "pins.tasks.tier_access_flush_task", "schedule": 60},
     "tier-sweep": {"task": "pins.tasks.tier_sweep_task", "schedule": 24 * 60 * 60},
+    "tier-access-logs": {"task": "pins.tasks.tier_access_log_ingest_task", "schedule": 15 * 60},
 }
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)

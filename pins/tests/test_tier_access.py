@@ -104,3 +104,59 @@ def test_without_redis_the_process_keeps_the_counts_and_flushes_them(services):
         assert tier_access.flush(now=NOW) == 0
     asset.refresh_from_db()
     assert asset.reads_total == 2 and asset.last_accessed_at == NOW
+
+
+def _log_line(bucket: str, operation: str, key: str, status: str = "200") -> str:
+    return (
+        f"79a5 {bucket} [06/Feb/2026:00:00:38 +0000] 192.0.2.3 - 3E57427F3EXAMPLE {operation} "
+        f'{key} "GET /{bucket}/{key} HTTP/1.1" {status} - 2662992 3462992 70 10 "-" "curl/8" -'
+    )
+
+
+def test_s3_access_logs_are_counted_once_and_only_for_tiered_objects(s3, redis_client):
+    from django.conf import settings
+
+    from pins.tests.factories import make_stored_asset
+
+    media = settings.AWS_STORAGE_BUCKET_NAME
+    logs = "pinsite-access-logs"
+    s3.create_bucket(Bucket=logs)
+    asset, renditions = make_stored_asset()
+    original, large, grid = asset.original_key, renditions["large"].key, renditions["grid"].key
+    first = "\n".join(
+        [
+            _log_line(media, "REST.GET.OBJECT", original),
+            _log_line(media, "REST.GET.OBJECT", large.replace("/", "%2F")),
+            _log_line(media, "REST.GET.OBJECT", large, status="206"),
+            _log_line(media, "REST.GET.OBJECT", grid),  # a thumbnail: never tiered, not counted
+            _log_line(media, "REST.HEAD.OBJECT", original),  # HEAD is not a read
+            _log_line(media, "REST.GET.OBJECT", original, status="403"),
+            _log_line("another-bucket", "REST.GET.OBJECT", original),
+            "garbage that is not a log line",
+        ]
+    )
+    s3.put_object(Bucket=logs, Key="media/2026-02-06-00-00-38-A", Body=first.encode())
+    s3.put_object(
+        Bucket=logs,
+        Key="media/2026-02-06-00-05-00-B",
+        Body=_log_line(media, "REST.GET.OBJECT", large).encode(),
+    )
+    with override_settings(TIER_ACCESS_LOG_BUCKET=logs, TIER_ACCESS_LOG_PREFIX="media/"):
+        tier_access.record([asset.pk])  # URL counts are off while logs are the signal
+        assert not redis_client.exists(tier_access.HASH_KEY)
+        assert tier_access.tier_access_log_ingest(now=NOW) == 2
+        asset.refresh_from_db()
+        assert asset.reads_total == 4 and asset.last_accessed_at == NOW
+        assert tier_access.tier_access_log_ingest(now=NOW) == 0  # nothing counted twice
+        s3.put_object(
+            Bucket=logs,
+            Key="media/2026-02-06-00-10-00-C",
+            Body=_log_line(media, "REST.GET.OBJECT", original).encode(),
+        )
+        assert tier_access.tier_access_log_ingest(now=NOW) == 1
+    asset.refresh_from_db()
+    assert asset.reads_total == 5
+
+
+def test_without_a_log_bucket_ingestion_does_nothing(services):
+    assert tier_access.tier_access_log_ingest() == 0
