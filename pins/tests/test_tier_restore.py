@@ -95,3 +95,24 @@ def test_the_worker_asks_for_a_restore_instead_of_failing_on_an_archived_origina
     processed = services.media_asset_process(asset_id=asset.pk)
     assert processed.status == MediaAsset.Status.READY
     assert storage_class_of(s3, asset.original_key) == "STANDARD"
+
+
+def test_a_pin_out_of_glacier_restores_first_and_then_moves(s3, django_capture_on_commit_callbacks):
+    asset, renditions = make_stored_asset(tier_pinned=StorageTier.GLACIER)
+    assert tiering_sweep(now=LATER).moved == 2
+    MediaAsset.objects.filter(pk=asset.pk).update(tier_pinned=StorageTier.STANDARD_IA)
+    with django_capture_on_commit_callbacks() as queued:
+        blocked = tiering_sweep(now=LATER + timedelta(days=1))
+    assert blocked.moved == 0 and blocked.s3_calls == 0 and not blocked.error
+    assert len(queued) == 1  # the restore, instead of a copy S3 would refuse
+    asset.refresh_from_db()
+    assert asset.restore_requested_at is not None
+    assert tier_restore_step(asset_id=asset.pk) == "done"
+    moved = tiering_sweep(now=LATER + timedelta(days=2))
+    assert moved.moved == 2
+    assert storage_class_of(s3, asset.original_key) == "STANDARD_IA"
+    assert storage_class_of(s3, renditions["large"].key) == "STANDARD_IA"
+    causes = list(TierTransition.objects.filter(asset=asset).values_list("cause", "to_tier"))
+    assert (
+        causes.count(("restore", "STANDARD")) == 2 and causes.count(("staff", "STANDARD_IA")) == 2
+    )
