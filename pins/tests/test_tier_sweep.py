@@ -251,3 +251,39 @@ def _eventually(predicate, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.1)
     return False
+
+
+def test_pins_apply_at_once_to_the_chosen_assets_only(s3):
+    from pins.tier_sweep import tier_pin_apply
+
+    pinned, renditions = make_stored_asset(tier_pinned=StorageTier.STANDARD_IA)
+    other, _ = make_stored_asset(tier_pinned=StorageTier.STANDARD_IA)
+    cold, _ = make_stored_asset()
+    assert tier_pin_apply(asset_ids=[pinned.pk, cold.pk], now=LATER) == 2
+    assert storage_class_of(s3, pinned.original_key) == "STANDARD_IA"
+    assert storage_class_of(s3, renditions["large"].key) == "STANDARD_IA"
+    assert storage_class_of(s3, other.original_key) == "STANDARD"
+    assert storage_class_of(s3, cold.original_key) == "STANDARD"  # not pinned: left to sweeps
+    transitions = TierTransition.objects.all()
+    assert {(t.cause, t.sweep_id) for t in transitions} == {("staff", None)}
+    assert tier_pin_apply(asset_ids=[pinned.pk], now=LATER) == 0
+
+
+def test_the_command_previews_and_runs_a_sweep(s3):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    asset, _ = make_stored_asset()
+    out = StringIO()
+    with time_machine.travel(LATER, tick=False):
+        call_command("tier_sweep", "--dry-run", stdout=out)
+    assert f"{asset.original_key}: STANDARD -> GLACIER_IR" in out.getvalue()
+    assert "would move 2" in out.getvalue()
+    assert storage_class_of(s3, asset.original_key) == "STANDARD"
+    with time_machine.travel(LATER, tick=False):
+        call_command("tier_sweep", stdout=(out := StringIO()))
+    assert "moved 2" in out.getvalue()
+    assert storage_class_of(s3, asset.original_key) == "GLACIER_IR"
+    with pytest.raises(CommandError, match="--show"):
+        call_command("tier_sweep", "--dry-run", "--show", "-1")
