@@ -9,8 +9,8 @@ a third are cold 50 KB files (under 128 KB: examined, never moved) and the rest 
 read yesterday (examined, stay). No renditions are seeded.
 
 * ``rows_per_s_<size>``: asset rows swept a second (S3 copies included).
-* ``peak_rss_mb_<size>``: the sweep process's peak RSS; ``baseline_rss_mb`` is the same process
-  after Django's set-up, before the sweep.
+* ``peak_rss_mb_<size>``: the sweep process's peak RSS (VmHWM); ``baseline_rss_mb_<size>`` is
+  the same process after Django's set-up, before the sweep.
 * ``growth_time_ratio``: sweep time at the larger size over the smaller (10 means linear).
 * ``s3_calls`` / ``objects_moved``: of the larger run (one copy per moved object, plus one
   versioning check per sweep).
@@ -102,12 +102,21 @@ def _store(keys: list[str]) -> None:
         storage.put_bytes(key=key, data=body, fmt="jpeg")
 
 
+def _high_water_kib() -> int:
+    """This process's peak RSS (VmHWM). Not ``ru_maxrss``: Linux carries that across execve
+    from the parent, which had just seeded the rows."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
 def sweep_child() -> None:
     """In a fresh process: one real sweep; prints its figures and this process's peak RSS."""
     _setup()
     from pins.tier_sweep import tiering_sweep
 
-    baseline_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline_kib = _high_water_kib()
     began = time.perf_counter()
     sweep = tiering_sweep(now=NOW)
     seconds = time.perf_counter() - began
@@ -120,7 +129,7 @@ def sweep_child() -> None:
                 "s3_calls": sweep.s3_calls,
                 "status": sweep.status,
                 "baseline_kib": baseline_kib,
-                "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                "peak_kib": _high_water_kib(),
             }
         )
     )
@@ -156,7 +165,7 @@ def run(*, quick: bool) -> dict:
         figures[f"sweep_seconds_{label}"] = round(child["seconds"], 2)
         figures[f"rows_per_s_{label}"] = round(rows / child["seconds"])
         figures[f"peak_rss_mb_{label}"] = round(child["peak_kib"] / 1024, 1)
-        figures["baseline_rss_mb"] = round(child["baseline_kib"] / 1024, 1)
+        figures[f"baseline_rss_mb_{label}"] = round(child["baseline_kib"] / 1024, 1)
         figures["s3_calls"] = child["s3_calls"]
         figures["objects_moved"] = child["moved"]
         figures["objects_examined"] = child["examined"]
