@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 
 HASH_KEY = "pinsite:tier:access"
 FLUSHING_PREFIX = "pinsite:tier:access:flushing:"
+LOCK_KEY = "pinsite:tier:access:lock"
+FLUSH_LOCK_SECONDS = 300  # longer than a flush can take (the task's hard limit)
 FLUSH_SECONDS = 60
 BATCH = 1000
 HALF_LIFE_DAYS = 30.0
@@ -117,6 +119,19 @@ def flush(*, now: datetime | None = None) -> int:
             counts = dict(_local_counts)
             _local_counts.clear()
         return _apply(counts, now=now)
+
+    # One flush at a time: two would both take up a hash a dead flush left.
+    token = uuid.uuid4().hex
+    if not client.set(LOCK_KEY, token, nx=True, ex=FLUSH_LOCK_SECONDS):
+        return 0
+    try:
+        return _flush_redis(client, now=now)
+    finally:
+        if client.get(LOCK_KEY) == token.encode():
+            client.delete(LOCK_KEY)
+
+
+def _flush_redis(client, *, now: datetime) -> int:
     import redis
 
     pending = [key.decode() for key in client.scan_iter(match=FLUSHING_PREFIX + "*", count=100)]

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def redis_client(services):
     client = tier_access._redis()
-    client.delete(tier_access.HASH_KEY)
+    client.delete(tier_access.HASH_KEY, tier_access.LOCK_KEY)
     for key in client.scan_iter(match=tier_access.FLUSHING_PREFIX + "*"):
         client.delete(key)
     return client
@@ -160,3 +160,16 @@ def test_s3_access_logs_are_counted_once_and_only_for_tiered_objects(s3, redis_c
 
 def test_without_a_log_bucket_ingestion_does_nothing(services):
     assert tier_access.tier_access_log_ingest() == 0
+
+
+def test_a_flush_while_another_runs_does_nothing(redis_client):
+    asset = make_asset()
+    tier_access.record([asset.pk])
+    redis_client.set(tier_access.LOCK_KEY, "another flush", ex=60)
+    try:
+        assert tier_access.flush(now=NOW) == 0
+        assert redis_client.exists(tier_access.HASH_KEY)  # left for the next flush
+    finally:
+        redis_client.delete(tier_access.LOCK_KEY)
+    assert tier_access.flush(now=NOW) == 1
+    assert not redis_client.exists(tier_access.LOCK_KEY)
