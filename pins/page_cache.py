@@ -158,8 +158,7 @@ def _write_stamps(keys) -> None:
 def _replay_lost() -> None:
     with _lock:
         lost = list(_lost)
-    if lost:
-        _write_stamps(lost)
+    _write_stamps(lost)
 
 
 # --- Lookup ------------------------------------------------------------------------------------
@@ -175,9 +174,14 @@ def _stamps(keys: list[str]) -> list[int] | None:
         found = cache.get_many(keys)
         if len(found) < len(keys):
             return None
-    _replay_lost()
     if _lost:
-        return None
+        # Changes made while Redis did not answer: stamp them before any entry is used.
+        _replay_lost()
+        if _lost:
+            return None
+        found = cache.get_many(keys)
+        if len(found) < len(keys):
+            return None
     return [int(found[key]) for key in keys]
 
 

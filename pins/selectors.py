@@ -12,6 +12,7 @@ from django.db.models import (
     Case,
     Exists,
     F,
+    FloatField,
     OuterRef,
     Prefetch,
     Q,
@@ -20,6 +21,7 @@ from django.db.models import (
     When,
     prefetch_related_objects,
 )
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import UserFollow
@@ -412,7 +414,9 @@ def _search_ranked(*, user, words: list[str]) -> QuerySet[Pin]:
         return (
             visible.annotate(document=pin_search_vector())
             .filter(Q(document=search) | on_matching_board)
-            .annotate(rank=SearchRank(pin_search_vector(), search))
+            # As double precision: a real (float4) rank would come back rounded to its shortest
+            # text, and the next page's "rank below this" would start over.
+            .annotate(rank=Cast(SearchRank(pin_search_vector(), search), FloatField()))
             .order_by("-rank", "-created_at", "-id")
         )
     queryset = visible

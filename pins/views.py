@@ -386,14 +386,14 @@ def search(request: HttpRequest) -> HttpResponse:
         )
     except ValueError:
         return broken_cursor(request)
-    first_page = not request.GET.get("cursor")
+    # Boards match on the full first page only; later pages and partial loads are more pins.
+    first_page = not request.GET.get("cursor") and not request.GET.get("partial")
     return render_grid_page(
         request,
         "pins/search.html",
         pins=page.pins,
         next_cursor=page.next_cursor,
         query=query,
-        # Boards match on the first page only; later pages are more pins.
         boards=board_search(user=request.user, query=query) if query and first_page else [],
         words=selectors.search_words(query),
         more_query=urlencode({"q": query}),
