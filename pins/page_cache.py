@@ -11,7 +11,8 @@ may not see (secret stays 404). Entries are per viewer (signed-out visitors shar
 * ``content``: any write that changes which pins a page lists or in which order — a pin created,
   saved, edited, moderated or deleted; a board's pins, order, name, secrecy or deletion; a
   collaborator added or removed. (Model signals catch every write path, the admin's included;
-  ``QuerySet.update`` callers call ``content_changed`` themselves.)
+  ``QuerySet.update`` and ``bulk_create`` send none, so their callers, and bulk loads, call
+  ``content_changed`` themselves.)
 * ``follows:<user id>``: that person followed or unfollowed someone or a board (their feed only).
 
 A change writes a new stamp (the time in nanoseconds), so no old entry is read again; old entries
@@ -112,7 +113,11 @@ def connect_signals() -> None:
             )
 
 
-def _on_content_row(sender, **kwargs) -> None:
+def _on_content_row(sender, instance, **kwargs) -> None:
+    from boards.models import Board
+
+    if sender is Board and kwargs.get("created"):
+        return  # a new board has no pins yet: no page lists anything new
     content_changed()
 
 

@@ -324,3 +324,26 @@ def test_redis_hung_through_a_change_never_serves_the_old_entry(client, own_redi
     for url in ("/", board.get_absolute_url()):
         assert _shows(client, url, new) and _shows(client, url, old), url
     _warm(client, "/")
+
+
+def test_writes_outside_the_services_retire_entries_too(client):
+    """The admin's change forms and the shell save models directly: the signals stamp them."""
+    owner = make_user()
+    board = make_board(owner)
+    pin = _pin(owner, board, title="Plain save")
+    shown = _pin(owner, make_board(owner), title="Other")
+    _warm(client, "/", owner.get_absolute_url(), "/search/?q=renamed")
+    board.is_secret = True
+    board.save()
+    assert not _shows(client, owner.get_absolute_url(), pin)
+    board.is_secret = False
+    board.save()
+    assert _shows(client, owner.get_absolute_url(), pin)
+    shown.title = "Renamed in the admin"
+    shown.save()
+    assert "Renamed in the admin" in client.get("/search/?q=renamed").content.decode()
+    client.get(owner.get_absolute_url())
+    make_board(owner, "Brand new")  # a new, empty board lists nothing: no stamp
+    before = _hits()
+    client.get(owner.get_absolute_url())
+    assert _hits() == before + 1
