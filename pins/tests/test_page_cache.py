@@ -276,9 +276,11 @@ def own_redis(tmp_path, settings):
     }
     server.pid = process.pid
     yield server
-    if process.alive():
-        os.kill(process.pid, signal.SIGCONT)
-        os.kill(process.pid, signal.SIGKILL)
+    current = server.process()  # the test may have started it again
+    for running in {process, current} - {None}:
+        if running.alive():
+            os.kill(running.pid, signal.SIGCONT)
+            os.kill(running.pid, signal.SIGKILL)
 
 
 def test_redis_killed_pages_come_from_the_database_and_caching_resumes(client, own_redis):
