@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from boards.models import Board
 from boards.services import board_pin_add
-from pins import media, storage, video
+from pins import media, page_cache, storage, video
 from pins.models import (
     MediaAsset,
     MediaRendition,
@@ -637,7 +637,9 @@ def pin_moderate(*, pin_ids: list[int], state: str, note: str = "") -> int:
     changes = {"moderation_state": state, "updated_at": timezone.now()}
     if note:
         changes["moderation_note"] = note
-    return Pin.objects.filter(pk__in=pin_ids).exclude(moderation_state=state).update(**changes)
+    changed = Pin.objects.filter(pk__in=pin_ids).exclude(moderation_state=state).update(**changes)
+    page_cache.content_changed()  # update() sends no signals
+    return changed
 
 
 def pin_delete(*, pin: Pin) -> None:

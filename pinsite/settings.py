@@ -95,7 +95,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "pinsite.static_files.StaticFilesMiddleware",
     # Routes each request's reads (replica or writer); before sessions, so a session save counts.
     "pinsite.db_router.ReadYourWritesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -241,13 +241,24 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, but an unreachable Redis reads as a miss (pinsite/cache_backend.py).
+            "BACKEND": "pinsite.cache_backend.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "pinsite",
+            "OPTIONS": {
+                # A hung Redis costs one call this long, then it is left alone for retry_after.
+                "socket_connect_timeout": env_seconds("CACHE_TIMEOUT", 0.25),
+                "socket_timeout": env_seconds("CACHE_TIMEOUT", 0.25),
+                "retry_after": env_seconds("CACHE_RETRY_AFTER", 5),
+            },
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Grid pages cache their pin ids this long (pins/page_cache.py); changes retire entries at once.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 300)
+# After a change, pages are not cached for this long: a read replica in rotation may lag this much.
+PAGE_CACHE_SETTLE_SECONDS = REPLICA_MAX_LAG + 2 * REPLICA_PROBE_INTERVAL if REPLICA_ALIASES else 0.0
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
