@@ -27,7 +27,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import InterfaceError, OperationalError
 
-from pins import services
+from pins import services, tier_report
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,13 @@ def media_asset_sweep_task(self, older_than_minutes: float = 10) -> int:
     """Periodic (beat): queue again the media left pending or processing (a lost message, a
     dead worker), so a broker outage delays work but loses none."""
     return services.media_asset_sweep_stuck(older_than=timedelta(minutes=older_than_minutes))
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=60, max_retries=3)
+def tier_snapshot_task() -> None:
+    """Daily (beat): record today's storage and bills for the dashboard's savings chart. Taking
+    it again the same day replaces that day's row."""
+    tier_report.storage_snapshot_take()
 
 
 # Errors worth a retry for the upload sweeper: storage or database hiccups.

@@ -37,7 +37,14 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from pins import tier_costs
-from pins.models import MediaAsset, MediaRendition, StorageSnapshot, StorageTier, TieringSweep
+from pins.models import (
+    MediaAsset,
+    MediaRendition,
+    StorageSnapshot,
+    StorageTier,
+    TieringPolicy,
+    TieringSweep,
+)
 from pins.tier_costs import AccessAge, Bill, ObjectGroup
 from pins.tiering import DEFAULT_PRICES, TierPrice
 
@@ -221,3 +228,9 @@ def storage_snapshots_recent(*, days: int = CHART_DAYS) -> list[StorageSnapshot]
 def tiering_sweep_last() -> TieringSweep | None:
     """The latest real sweep (dry runs are previews, not history)."""
     return TieringSweep.objects.filter(dry_run=False).order_by("-started_at").first()
+
+
+def tiering_policy_current() -> TieringPolicy:
+    """The policy row (pk 1), made with the defaults on first use."""
+    policy, _ = TieringPolicy.objects.get_or_create(pk=1)
+    return policy

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -79,7 +80,7 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 # --- Applications ------------------------------------------------------------------------------
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "pinsite.apps.PinsiteAdminConfig",  # django.contrib.admin with pinsite's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -301,6 +302,11 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep-unconfirmed-uploads": {"task": "pins.tasks.upload_sweep_task", "schedule": 15 * 60},
+    # The storage dashboard's daily figures (one row a day; a second run replaces it).
+    "storage-snapshot": {
+        "task": "pins.tasks.tier_snapshot_task",
+        "schedule": crontab(hour=0, minute=15),
+    },
     "requeue-stuck-media": {"task": "pins.tasks.media_asset_sweep_task", "schedule": 5 * 60},
 }
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
