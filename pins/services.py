@@ -277,7 +277,8 @@ def media_asset_process(*, asset_id: int) -> MediaAsset | None:
     becomes ready in the same transaction. Safe to run twice or concurrently: a second run finds
     the work done, or the row locked and raises MediaAssetBusy. A file that is the problem marks
     the asset failed and removes the file; storage and database errors propagate (the task
-    retries them) after the asset is put back to pending. Returns None if the asset is gone.
+    retries them) after the asset is put back to pending, and so does an original in an archive
+    tier, whose restore is requested first. Returns None if the asset is gone.
     """
     asset = _media_asset_claim(asset_id=asset_id)
     if asset is None or asset.status != MediaAsset.Status.PROCESSING:
@@ -286,7 +287,12 @@ def media_asset_process(*, asset_id: int) -> MediaAsset | None:
         return _media_asset_build(asset_id=asset_id)
     except MediaAssetBusy:
         raise
-    except BaseException:
+    except BaseException as error:
+        if isinstance(error, storage.ObjectArchived):
+            # The original sits in an archive tier: restore it; the task retries later.
+            from pins.tier_restore import tier_restore_request
+
+            tier_restore_request(asset_id=asset_id)
         # Back to pending, so the retry does not count as an interrupted run.
         try:
             MediaAsset.objects.filter(pk=asset_id, status=MediaAsset.Status.PROCESSING).update(

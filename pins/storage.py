@@ -68,13 +68,16 @@ def original_key_with_format(*, key: str, fmt: str) -> str:
 
 
 def read_bytes(*, key: str) -> bytes:
-    """The object's bytes. Raises FileNotFoundError when there is no such object."""
+    """The object's bytes. Raises FileNotFoundError when there is no such object, and
+    ObjectArchived when it must be restored from an archive tier first."""
     try:
         with default_storage.open(key, "rb") as handle:
             return handle.read()
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
             raise FileNotFoundError(key) from error
+        if _is_archived_error(error):
+            raise ObjectArchived(key) from error
         raise
 
 
@@ -244,3 +247,109 @@ def copy(*, source: str, target: str, fmt: str) -> None:
             if k in {"ContentDisposition", "CacheControl", "ServerSideEncryption", "SSEKMSKeyId"}
         },
     )
+
+
+# --- Storage tiers (S3 only; on local disk a tier is a label on the row) ---------------------
+
+# Storage classes whose objects must be restored before they can be read or copied.
+ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+
+
+class ObjectArchived(Exception):
+    """The object sits in an archive tier (GLACIER, or an Intelligent-Tiering archive access
+    tier): it must be restored before it can be read or copied."""
+
+
+def _is_archived_error(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "InvalidObjectState"
+
+
+def tier_change(*, key: str, tier: str) -> None:
+    """Move ``key`` to storage class ``tier`` by copying it onto itself (no bytes through us).
+
+    ``MetadataDirective=COPY`` keeps the object's Content-Type, Content-Disposition,
+    Cache-Control and user metadata. A copy restarts S3's minimum-duration clock and, in a
+    versioned bucket, leaves the old bytes as a noncurrent version (see ``purge_old_versions``).
+    An object already in ``tier`` (a move whose row update was lost) is not an error. Raises
+    ObjectArchived when it must be restored first.
+    """
+    client, bucket = _client(), _bucket()
+    try:
+        client.copy_object(
+            Bucket=bucket,
+            Key=key,
+            CopySource={"Bucket": bucket, "Key": key},
+            StorageClass=tier,
+            MetadataDirective="COPY",
+        )
+    except ClientError as error:
+        if _is_archived_error(error):
+            raise ObjectArchived(key) from error
+        # S3 refuses a copy onto itself that changes nothing: it is in that tier already.
+        code = error.response.get("Error", {}).get("Code")
+        if code == "InvalidRequest" and storage_class(key=key) == tier:
+            return
+        raise
+
+
+def storage_class(*, key: str) -> str | None:
+    """The object's storage class (S3 omits it for STANDARD), or None when there is no object."""
+    try:
+        reply = _client().head_object(Bucket=_bucket(), Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+    return reply.get("StorageClass") or "STANDARD"
+
+
+def bucket_versioned() -> bool:
+    """Whether the media bucket keeps versions (then a tier change leaves a noncurrent copy)."""
+    if not is_s3():
+        return False
+    try:
+        status = _client().get_bucket_versioning(Bucket=_bucket()).get("Status")
+    except ClientError as error:
+        logger.warning("cannot read the bucket's versioning, assuming it is on: %s", error)
+        return True
+    return status in {"Enabled", "Suspended"}
+
+
+def restore_request(*, key: str, days: int = 1, speed: str = "Standard") -> None:
+    """Ask S3 to restore an archived object for ``days`` (a temporary readable copy).
+
+    Asking again while a restore is under way, or for an object that needs none, is harmless.
+    """
+    try:
+        _client().restore_object(
+            Bucket=_bucket(),
+            Key=key,
+            RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": speed}},
+        )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code in {"RestoreAlreadyInProgress", "InvalidObjectState"}:
+            return  # under way, or not archived (nothing to restore)
+        raise
+
+
+def restore_status(*, key: str) -> str:
+    """ "readable" (not archived, or restored), "restoring", "archived" (no restore asked) or
+    "missing". Read from HEAD's StorageClass, Restore and ArchiveStatus headers."""
+    try:
+        reply = _client().head_object(Bucket=_bucket(), Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return "missing"
+        raise
+    archived = (reply.get("StorageClass") or "STANDARD") in ARCHIVE_CLASSES or bool(
+        reply.get("ArchiveStatus")
+    )
+    if not archived:
+        return "readable"
+    restore = reply.get("Restore") or ""
+    if 'ongoing-request="true"' in restore:
+        return "restoring"
+    if 'ongoing-request="false"' in restore:
+        return "readable"
+    return "archived"

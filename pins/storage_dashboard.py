@@ -21,11 +21,7 @@ from pins import services, storage, tier_report
 from pins.forms import TieringPolicyForm
 from pins.models import StorageSnapshot
 from pins.templatetags.storage_tags import dollars
-
-try:
-    from pins.tier_sweep import tiering_sweep
-except ImportError:  # a build without the sweep: the dashboard says the preview is unavailable
-    tiering_sweep = None
+from pins.tier_sweep import tiering_policy_get, tiering_sweep
 
 PREVIEW_LIMIT = 50
 
@@ -112,7 +108,7 @@ def storage_dashboard(request: HttpRequest) -> HttpResponse:
     if not request.user.has_perm("pins.view_storagesnapshot"):
         raise PermissionDenied
     can_change = request.user.has_perm("pins.change_tieringpolicy")
-    policy = tier_report.tiering_policy_current()
+    policy = tiering_policy_get()
     form = TieringPolicyForm(instance=policy)
     preview = None
     status = 200
@@ -122,14 +118,14 @@ def storage_dashboard(request: HttpRequest) -> HttpResponse:
         action = request.POST.get("action")
         if action == "policy":
             # A separate instance: a refused form must not show its values as the policy.
-            form = TieringPolicyForm(request.POST, instance=tier_report.tiering_policy_current())
+            form = TieringPolicyForm(request.POST, instance=tiering_policy_get())
             if form.is_valid():
                 values = {name: form.cleaned_data[name] for name in services.TIERING_POLICY_FIELDS}
                 services.tiering_policy_update(user=request.user, **values)
                 messages.success(request, "Saved the tiering policy; the next sweep uses it.")
                 return redirect(reverse("admin:pins_storage") + "#policy")
             status = 400
-        elif action == "preview" and tiering_sweep is not None:
+        elif action == "preview":
             preview = tiering_sweep(dry_run=True, limit=PREVIEW_LIMIT)
         elif action == "snapshot":
             snapshot = tier_report.storage_snapshot_take()
@@ -162,7 +158,6 @@ def storage_dashboard(request: HttpRequest) -> HttpResponse:
         "can_change": can_change,
         "preview": preview,
         "preview_limit": PREVIEW_LIMIT,
-        "sweep_available": tiering_sweep is not None,
         "on_s3": storage.is_s3(),
         "prices": sorted(tier_report.tier_prices().items()),
     }

@@ -37,10 +37,8 @@ IT_ARCHIVE_INSTANT_AFTER_DAYS = 90
 
 INTELLIGENT_TIERING = "INTELLIGENT_TIERING"
 GLACIER = "GLACIER"
-# Glacier Flexible Retrieval, used when the price table has no GLACIER row: storage $0.0036/GB,
-# restores $0.01/GB (standard) and $0.05 per 1,000 requests, 90 days minimum. Each object also
-# carries 32 KB of index at the GLACIER price and 8 KB of name at the STANDARD price.
-GLACIER_PRICE = TierPrice(0.0036, 0.01, 0.05, 0.03, 90, 0)
+# Glacier Flexible Retrieval bills each object 32 KB of index at the GLACIER price and 8 KB of
+# name at the STANDARD price on top of its size (S3 pricing page, "Storage pricing" notes).
 GLACIER_INDEX_BYTES = 32 * 1024
 GLACIER_NAME_BYTES = 8 * 1024
 
@@ -148,11 +146,9 @@ def _percent(part: float, whole: float) -> float:
 
 
 def _price(prices: Mapping[str, TierPrice], tier: str) -> TierPrice:
-    if tier in prices:
-        return prices[tier]
-    if tier == GLACIER:
-        return GLACIER_PRICE
-    raise ValueError(f"the price table has no {tier} row")
+    if tier not in prices:
+        raise ValueError(f"the price table has no {tier} row")
+    return prices[tier]
 
 
 def _reads_cost(group: ObjectGroup, price: TierPrice) -> float:

@@ -15,17 +15,19 @@ asset never accessed counts from its upload.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.conf import settings
 from django.db.models import (
     BigIntegerField,
     Case,
     Count,
+    DateTimeField,
     F,
     FloatField,
+    Func,
     IntegerField,
     Q,
     QuerySet,
@@ -33,20 +35,20 @@ from django.db.models import (
     Value,
     When,
 )
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models.functions import Coalesce, Exp, Greatest
 from django.utils import timezone
 
-from pins import tier_costs
+from pins import tier_access, tier_costs
 from pins.models import (
     MediaAsset,
     MediaRendition,
     StorageSnapshot,
     StorageTier,
-    TieringPolicy,
     TieringSweep,
 )
 from pins.tier_costs import AccessAge, Bill, ObjectGroup
-from pins.tiering import DEFAULT_PRICES, TierPrice
+from pins.tier_sweep import tiering_prices
+from pins.tiering import TierPrice
 
 # Renditions whose URLs the access signal counts (see the module docstring).
 COUNTED_RENDITIONS = [MediaRendition.Purpose.LARGE, MediaRendition.Purpose.VIDEO]
@@ -54,9 +56,41 @@ CHART_DAYS = 365
 
 
 def tier_prices() -> dict[str, TierPrice]:
-    """The price table: settings ``TIERING_PRICES`` when set, else ``pins.tiering.DEFAULT_PRICES``."""
-    configured = getattr(settings, "TIERING_PRICES", None)
-    return dict(configured) if configured else dict(DEFAULT_PRICES)
+    """The price table the sweep uses (DEFAULT_PRICES with settings ``TIERING_PRICES`` over it)."""
+    return tiering_prices()
+
+
+class DaysSince(Func):
+    """Days (a float) from a datetime column to ``now``, in SQL on PostgreSQL and SQLite."""
+
+    output_field = FloatField()
+
+    def __init__(self, expression, now: datetime) -> None:
+        super().__init__(Value(now, output_field=DateTimeField()), expression)
+
+    def as_postgresql(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(EXTRACT(EPOCH FROM (%(expressions)s)) / 86400.0)",
+            arg_joiner=" - ",
+            **extra,
+        )
+
+    def as_sqlite(self, compiler, connection, **extra):
+        return self.as_sql(
+            compiler,
+            connection,
+            template="(julianday(%(expressions)s))",
+            arg_joiner=") - julianday(",
+            **extra,
+        )
+
+
+def _rate_now(rate: str, rate_at: str, now: datetime) -> Func:
+    """The read rate decayed to ``now`` (``pins.tier_access.rate_decayed``, in SQL)."""
+    per_day = -math.log(2) / tier_access.HALF_LIFE_DAYS
+    return F(rate) * Exp(Value(per_day) * Coalesce(DaysSince(F(rate_at), now), Value(0.0)))
 
 
 @dataclass(frozen=True)
@@ -162,7 +196,7 @@ def storage_groups(
     originals = _grouped(
         MediaAsset.objects.filter(released_at__isnull=True),
         last_access=Coalesce("last_accessed_at", "created_at"),
-        reads=F("read_rate"),
+        reads=_rate_now("read_rate", "read_rate_at", now),
         now=now,
         minimums=minimums,
     )
@@ -170,7 +204,10 @@ def storage_groups(
         MediaRendition.objects.filter(asset__released_at__isnull=True),
         last_access=Coalesce("asset__last_accessed_at", "asset__created_at"),
         reads=Case(
-            When(Q(purpose__in=COUNTED_RENDITIONS), then=F("asset__read_rate")),
+            When(
+                Q(purpose__in=COUNTED_RENDITIONS),
+                then=_rate_now("asset__read_rate", "asset__read_rate_at", now),
+            ),
             default=Value(0.0),
             output_field=FloatField(),
         ),
@@ -228,9 +265,3 @@ def storage_snapshots_recent(*, days: int = CHART_DAYS) -> list[StorageSnapshot]
 def tiering_sweep_last() -> TieringSweep | None:
     """The latest real sweep (dry runs are previews, not history)."""
     return TieringSweep.objects.filter(dry_run=False).order_by("-started_at").first()
-
-
-def tiering_policy_current() -> TieringPolicy:
-    """The policy row (pk 1), made with the defaults on first use."""
-    policy, _ = TieringPolicy.objects.get_or_create(pk=1)
-    return policy

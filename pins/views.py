@@ -17,9 +17,10 @@ from django.views.decorators.http import require_GET, require_POST
 from boards.models import Board
 from boards.selectors import board_list_for_pin, board_list_pinnable, board_search
 from boards.services import board_create
-from pins import placeholders, selectors, services, storage
+from pins import placeholders, selectors, services, storage, tier_access, tier_restore
 from pins.forms import PinDetailsForm, PinReportForm, PinSaveForm, PinUploadForm
 from pins.models import MediaAsset, Pin
+from pins.tier_restore import ARCHIVED_TIERS
 from pinsite.form_errors import form_add_service_errors
 
 logger = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ class PinCard:
     row_span: int
     placeholder: str = ""  # a tiny PNG data URI drawn from the asset's ThumbHash
     video_src: str = ""  # the MP4 rendition of a video pin (its poster is the image renditions)
+    preparing: bool = False  # its large view or video is being restored from an archive tier
 
 
 def pin_card(pin: Pin) -> PinCard:
@@ -58,6 +60,10 @@ def pin_card(pin: Pin) -> PinCard:
     grid = sorted((r for r in renditions if r.purpose == "grid"), key=lambda r: r.width)
     large = [r for r in renditions if r.purpose == "large"]
     ready = pin.media.status == MediaAsset.Status.READY and bool(grid)
+    # An archived large view or video cannot load until restored: the largest grid image stands in.
+    preparing = ready and any(r.storage_tier in ARCHIVED_TIERS for r in (*large, *video))
+    if preparing:
+        large, video = [], []
     # Media of pins on secret boards gets shorter-lived URLs.
     expires = (
         None if getattr(pin, "on_public_board", True) else settings.MEDIA_URL_EXPIRY_SECRET_SECONDS
@@ -83,6 +89,7 @@ def pin_card(pin: Pin) -> PinCard:
         row_span=max(4, math.ceil((image_px + caption + 16) / GRID_ROW_PX)),
         placeholder=placeholders.data_uri(pin.media.placeholder),
         video_src=storage.url_for(key=video[0].key, expires=expires) if video and ready else "",
+        preparing=preparing,
     )
 
 
@@ -141,7 +148,11 @@ def _pin_page_context(request: HttpRequest, pin: Pin, *, save_form=None) -> dict
 
 def pin_detail(request: HttpRequest, pk: int) -> HttpResponse:
     pin = _pin_or_404(request, pk)
-    return render(request, "pins/pin_detail.html", _pin_page_context(request, pin))
+    context = _pin_page_context(request, pin)
+    tier_access.record([pin.media_id])  # its large view's URL was handed out (no DB write)
+    if context["card"].preparing:
+        tier_restore.tier_restore_request(asset_id=pin.media_id)
+    return render(request, "pins/pin_detail.html", context)
 
 
 @login_required

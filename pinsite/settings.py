@@ -11,6 +11,7 @@ Every variable is listed with a comment in ``.env.example``.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -302,12 +303,15 @@ CELERY_TASK_ROUTES = {
 }
 CELERY_BEAT_SCHEDULE = {
     "sweep-unconfirmed-uploads": {"task": "pins.tasks.upload_sweep_task", "schedule": 15 * 60},
+    "requeue-stuck-media": {"task": "pins.tasks.media_asset_sweep_task", "schedule": 5 * 60},
+    # Access counts from Redis into the rows every minute; the tier sweep once a day.
+    "tier-access-flush": {"task": "pins.tasks.tier_access_flush_task", "schedule": 60},
+    "tier-sweep": {"task": "pins.tasks.tier_sweep_task", "schedule": 24 * 60 * 60},
     # The storage dashboard's daily figures (one row a day; a second run replaces it).
     "storage-snapshot": {
         "task": "pins.tasks.tier_snapshot_task",
         "schedule": crontab(hour=0, minute=15),
     },
-    "requeue-stuck-media": {"task": "pins.tasks.media_asset_sweep_task", "schedule": 5 * 60},
 }
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
@@ -341,6 +345,22 @@ S3_ALLOWED_SOURCE_IPS = env_list("S3_ALLOWED_SOURCE_IPS")
 S3_ALLOWED_VPC_ENDPOINTS = env_list("S3_ALLOWED_VPC_ENDPOINTS")
 # Default encryption: a KMS key id or ARN; empty means SSE-S3 (AES256).
 S3_KMS_KEY_ID = env_str("S3_KMS_KEY_ID")
+
+# --- Storage tiering (pins/tiering.py decides, pins/tier_sweep.py moves) -------------------------
+
+# Prices laid over pins.tiering.DEFAULT_PRICES (us-east-1 list prices), per tier and field, as
+# JSON: {"STANDARD_IA": {"storage_gb_month": 0.0125, "retrieval_gb": 0.01}}. Checked at start-up.
+try:
+    TIERING_PRICES: dict = json.loads(env_str("TIERING_PRICES") or "{}")
+    if not isinstance(TIERING_PRICES, dict):
+        raise ValueError("not an object")
+except ValueError as _error:
+    raise ImproperlyConfigured(f"TIERING_PRICES must be a JSON object: {_error}") from None
+# Seconds the pin page waits at most for Redis when counting an access (then the count is lost).
+TIER_ACCESS_REDIS_TIMEOUT = float(env_str("TIER_ACCESS_REDIS_TIMEOUT") or 0.05)
+# Where S3 server access logs are delivered (bucket and prefix); unset: no log ingestion.
+TIER_ACCESS_LOG_BUCKET = env_str("TIER_ACCESS_LOG_BUCKET")
+TIER_ACCESS_LOG_PREFIX = env_str("TIER_ACCESS_LOG_PREFIX")
 
 if AWS_STORAGE_BUCKET_NAME:
     _s3_options = {

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from pins import tier_costs, tier_report
+from pins import tier_access, tier_costs, tier_report
 from pins.models import MediaAsset, MediaRendition, StorageSnapshot
 from pins.tests.factories import make_asset, make_user
 from pins.tier_costs import ObjectGroup
@@ -38,6 +38,8 @@ def stored_asset(
         byte_size=size,
         storage_tier=tier,
         read_rate=read_rate,
+        # The rate was last updated by the access flush at the last access.
+        read_rate_at=None if idle_days is None else now - timedelta(days=idle_days),
         last_accessed_at=None if idle_days is None else now - timedelta(days=idle_days),
     )
     MediaAsset.objects.filter(pk=asset.pk).update(
@@ -83,8 +85,9 @@ def bill_one_by_one(now) -> tier_costs.Bill:
     groups = []
     for asset in MediaAsset.objects.filter(released_at__isnull=True).prefetch_related("renditions"):
         days = (now - (asset.last_accessed_at or asset.created_at)).total_seconds() / 86400
-        objects = [(asset.byte_size, asset.storage_tier, asset.read_rate)] + [
-            (r.byte_size, r.storage_tier, asset.read_rate if r.purpose == "large" else 0.0)
+        rate = tier_access.rate_decayed(asset.read_rate, asset.read_rate_at, now)
+        objects = [(asset.byte_size, asset.storage_tier, rate)] + [
+            (r.byte_size, r.storage_tier, rate if r.purpose == "large" else 0.0)
             for r in asset.renditions.all()
         ]
         for size, tier, rate in objects:

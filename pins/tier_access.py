@@ -1,0 +1,203 @@
+"""The access signal tiering decides by: how often each asset is read, counted without a
+database write on the request path.
+
+**What counts.** The app counts an access when it hands out a URL for an asset's large view or
+video (the pin page: ``record``) or reads its original (the worker). Grid thumbnails do not count:
+they are never tiered. This is URL *issuance*, not reads: a URL handed out may never be loaded,
+one load may be a cached copy, and a pin page view counts for the asset's original too although
+the page never loads it. It over-counts, which errs towards not demoting. S3 server access logs
+(``tier_access_log_ingest``) count the GETs S3 actually served, per object: the truer signal
+where they are configured.
+
+**How.** With Redis (``REDIS_URL``), ``record`` sends one pipelined ``HINCRBY`` per asset on the
+page in one round trip, with a short socket timeout (``TIER_ACCESS_REDIS_TIMEOUT``); if Redis is
+down the count is lost, the page renders anyway, and the failure is logged once a minute at
+most. Every minute ``pins.tasks.tier_access_flush_task`` RENAMEs the hash (atomic: counts arriving
+meanwhile start a new one) and folds it into the rows, a batch at a time, with one UPDATE per
+batch: ``reads_total``, ``last_accessed_at`` (the flush time, so within a minute) and ``read_rate``
+(reads a month, exponentially weighted with a 30-day half-life, as of ``read_rate_at``).
+
+**Without Redis** (the embedded default) counts are kept in the web process and a daemon thread
+of that process folds them into the rows every minute, off the request path. Counts of the last
+minute are lost when the process stops, and each process counts its own pages.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from pins.models import MediaAsset
+
+logger = logging.getLogger(__name__)
+
+HASH_KEY = "pinsite:tier:access"
+FLUSHING_PREFIX = "pinsite:tier:access:flushing:"
+FLUSH_SECONDS = 60
+BATCH = 1000
+HALF_LIFE_DAYS = 30.0
+# A read adds this much to the rate (reads a month): a steady r reads a month converge to r.
+READ_WEIGHT = math.log(2) / HALF_LIFE_DAYS * 30.0
+DOWN_LOG_SECONDS = 60.0
+
+_redis_client = None
+_redis_lock = threading.Lock()
+_last_down_log = 0.0
+_local_counts: Counter[int] = Counter()
+_local_lock = threading.Lock()
+_local_flusher: threading.Thread | None = None
+
+
+def _redis():
+    """A Redis client with short timeouts (one per process), or None without REDIS_URL."""
+    global _redis_client
+    if not settings.REDIS_URL:
+        return None
+    with _redis_lock:
+        if _redis_client is None:
+            import redis
+
+            timeout = settings.TIER_ACCESS_REDIS_TIMEOUT
+            _redis_client = redis.Redis.from_url(
+                settings.REDIS_URL,
+                socket_timeout=timeout,
+                socket_connect_timeout=timeout,
+                retry_on_timeout=False,
+            )
+        return _redis_client
+
+
+def record(asset_ids: Iterable[int]) -> None:
+    """Count one access for each asset: fire-and-forget, never raises, never writes the DB."""
+    counts = Counter(int(pk) for pk in asset_ids if pk)
+    if not counts:
+        return
+    client = _redis()
+    if client is None:
+        with _local_lock:
+            _local_counts.update(counts)
+        _local_flusher_start()
+        return
+    try:
+        pipe = client.pipeline(transaction=False)
+        for pk, n in counts.items():
+            pipe.hincrby(HASH_KEY, str(pk), n)
+        pipe.execute()
+    except Exception as error:  # Redis down or slow: the page matters more than the count
+        global _last_down_log
+        now = time.monotonic()
+        if now - _last_down_log > DOWN_LOG_SECONDS:
+            _last_down_log = now
+            logger.warning("access counts are being lost: Redis did not answer (%s)", error)
+
+
+def flush(*, now: datetime | None = None) -> int:
+    """Fold the counted accesses into the rows; returns how many assets were updated.
+
+    With Redis: the hash is renamed first, so no count is read twice or lost to a concurrent
+    ``record``; a flush that fails leaves its renamed hash, and the next flush takes it up.
+    """
+    now = now or timezone.now()
+    client = _redis()
+    if client is None:
+        with _local_lock:
+            counts = dict(_local_counts)
+            _local_counts.clear()
+        return _apply(counts, now=now)
+    import redis
+
+    pending = [key.decode() for key in client.scan_iter(match=FLUSHING_PREFIX + "*", count=100)]
+    fresh = FLUSHING_PREFIX + uuid.uuid4().hex
+    try:
+        client.rename(HASH_KEY, fresh)
+        pending.append(fresh)
+    except redis.ResponseError:
+        pass  # nothing counted since the last flush
+    updated = 0
+    for key in pending:
+        cursor = 0
+        while True:
+            cursor, chunk = client.hscan(key, cursor, count=BATCH)
+            if chunk:
+                counts = {int(field): int(value) for field, value in chunk.items()}
+                updated += _apply(counts, now=now)
+                client.hdel(key, *chunk.keys())
+            if cursor == 0:
+                break
+        client.delete(key)
+    return updated
+
+
+def _apply(counts: dict[int, int], *, now: datetime) -> int:
+    """Add ``counts`` to the rows, BATCH assets per transaction and UPDATE statement."""
+    updated = 0
+    ids = sorted(counts)
+    for start in range(0, len(ids), BATCH):
+        chunk = ids[start : start + BATCH]
+        with transaction.atomic():
+            rows = list(
+                MediaAsset.objects.select_for_update()
+                .filter(pk__in=chunk)
+                .only("pk", "read_rate", "read_rate_at", "reads_total", "last_accessed_at")
+                .order_by("pk")
+            )
+            for asset in rows:
+                reads = counts[asset.pk]
+                asset.read_rate = rate_decayed(asset.read_rate, asset.read_rate_at, now) + (
+                    reads * READ_WEIGHT
+                )
+                asset.read_rate_at = now
+                asset.reads_total += reads
+                asset.last_accessed_at = max(now, asset.last_accessed_at or now)
+            MediaAsset.objects.bulk_update(
+                rows,
+                ["read_rate", "read_rate_at", "reads_total", "last_accessed_at"],
+                batch_size=BATCH,
+            )
+        updated += len(rows)
+    return updated
+
+
+def rate_decayed(rate: float, rate_at: datetime | None, now: datetime) -> float:
+    """``rate`` as of ``rate_at``, decayed to ``now`` (30-day half-life)."""
+    if not rate or rate_at is None:
+        return rate or 0.0
+    days = max((now - rate_at).total_seconds() / 86400.0, 0.0)
+    return rate * 0.5 ** (days / HALF_LIFE_DAYS)
+
+
+def _local_flusher_start() -> None:
+    """The embedded default's flusher: a daemon thread of the web process, once a minute."""
+    global _local_flusher
+    if _local_flusher is not None and _local_flusher.is_alive():
+        return
+    with _local_lock:
+        if _local_flusher is not None and _local_flusher.is_alive():
+            return
+        _local_flusher = threading.Thread(
+            target=_local_flush_loop, name="tier-access-flush", daemon=True
+        )
+        _local_flusher.start()
+
+
+def _local_flush_loop() -> None:
+    from django.db import connection
+
+    while True:
+        time.sleep(FLUSH_SECONDS)
+        try:
+            flush()
+        except Exception:
+            logger.warning("could not write access counts", exc_info=True)
+        finally:
+            connection.close()
