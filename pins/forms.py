@@ -79,7 +79,8 @@ class TieringPolicyForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if all(name in cleaned for name in self._meta.fields):
+        # Only when every field parsed (a field's own error is enough otherwise).
+        if all(name in cleaned for name in services.TIERING_POLICY_FIELDS):
             try:
                 services.tiering_policy_check(values=cleaned)
             except ValidationError as error:

@@ -76,6 +76,8 @@ def varied_assets() -> None:
     stored_asset(size=2 * MB, tier="GLACIER", idle_days=300, large_tier="GLACIER_IR")
     stored_asset(size=6 * MB, tier="INTELLIGENT_TIERING", idle_days=31, uploaded_days_ago=5)
     stored_asset(size=3 * MB, idle_days=29.5, uploaded_days_ago=1)
+    # Read 8 times a month two months ago: the estimate charges a quarter of that now.
+    stored_asset(size=5 * MB, tier="GLACIER_IR", idle_days=60, read_rate=8, large_tier="GLACIER_IR")
 
 
 def bill_one_by_one(now) -> tier_costs.Bill:
@@ -125,10 +127,10 @@ def test_report_agrees_with_pricing_each_object():
     ]
     assert by_tier["STANDARD"].originals == 3  # the released asset is not counted
     assert by_tier["STANDARD"].original_bytes == 7 * MB + 100 * KB
-    assert by_tier["STANDARD"].renditions == 7 + 4  # every grid thumbnail, 4 large views
-    assert by_tier["GLACIER_IR"].renditions == 1
+    assert by_tier["STANDARD"].renditions == 8 + 4  # every grid thumbnail, 4 large views
+    assert by_tier["GLACIER_IR"].renditions == 2
     assert by_tier["GLACIER"].bytes == 2 * MB
-    assert report.objects == 7 + 7 + 6
+    assert report.objects == 8 + 8 + 7
     assert report.bytes == sum(row.bytes for row in report.rows)
 
 
