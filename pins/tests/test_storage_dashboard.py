@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from pins import services
+from pins import services, storage
 from pins.models import MediaAsset, StorageSnapshot, TieringPolicy, TieringSweep, TierTransition
 from pins.storage_dashboard import _nice_ceiling, savings_chart
 from pins.tests.factories import make_asset, make_user
@@ -117,7 +117,7 @@ def test_the_dashboard_with_nothing_stored(staff_client):
     response = staff_client.get(URL)
     assert response.status_code == 200
     text = text_of(response)
-    assert "Media is in S3" in text  # the test stack's S3 server
+    assert ("Media is in S3" in text) is storage.is_s3()
     assert "Nothing is stored yet." in text
     assert "No snapshots yet" in text
     assert "No sweep has run yet." in text
