@@ -6,11 +6,12 @@ age (under 30, 30 to 90, 90+ days since the asset was last accessed) x side of 1
 the number of rows; ``pins.tier_costs`` prices the groups.
 
 What the access age and read rate mean: the app's access signal is per asset (URLs issued for its
-large view, video or original), so a rendition takes its asset's last access, and the read rate is
-charged to the original and to the large-view and video renditions (grid thumbnails and posters
-are not counted: they stay STANDARD and cost the same in every column). Counting the original's
-reads over-states what its tier costs, so the estimate errs against tiering, never for it. An
-asset never accessed counts from its upload.
+large view, video or original), so every object of an asset takes the asset's last access and its
+read rate (decayed to now, 30-day half-life), as the sweep does. The rate is charged to the
+original and to renditions of 128 KB or more (those that can leave STANDARD); smaller renditions
+(grid thumbnails) cost the same in every column and their reads are left out. Charging the
+original with page views over-states what its tier costs, so the estimate errs against tiering,
+never for it. An asset never accessed counts from its upload.
 """
 
 from __future__ import annotations
@@ -50,8 +51,6 @@ from pins.tier_costs import AccessAge, Bill, ObjectGroup
 from pins.tier_sweep import tiering_prices
 from pins.tiering import TierPrice
 
-# Renditions whose URLs the access signal counts (see the module docstring).
-COUNTED_RENDITIONS = [MediaRendition.Purpose.LARGE, MediaRendition.Purpose.VIDEO]
 CHART_DAYS = 365
 
 
@@ -205,7 +204,7 @@ def storage_groups(
         last_access=Coalesce("asset__last_accessed_at", "asset__created_at"),
         reads=Case(
             When(
-                Q(purpose__in=COUNTED_RENDITIONS),
+                Q(byte_size__gte=tier_costs.IT_MIN_TIERED_BYTES),
                 then=_rate_now("asset__read_rate", "asset__read_rate_at", now),
             ),
             default=Value(0.0),

@@ -70,7 +70,20 @@ def stored_asset(
 
 def varied_assets() -> None:
     stored_asset(size=4 * MB, idle_days=2, read_rate=12.5)
-    stored_asset(size=4 * MB, tier="STANDARD_IA", idle_days=45, large_tier="STANDARD_IA")
+    cooling = stored_asset(
+        size=4 * MB, tier="STANDARD_IA", idle_days=45, read_rate=1.5, large_tier="STANDARD_IA"
+    )
+    # A grid rendition over 128 KB tiers too, and shares the asset's access signal.
+    MediaRendition.objects.create(
+        asset=cooling,
+        purpose="grid",
+        width=736,
+        height=552,
+        format="jpeg",
+        key=f"{cooling.original_key}/grid-736.jpeg",
+        byte_size=200 * KB,
+        storage_tier="STANDARD_IA",
+    )
     stored_asset(size=9 * MB, tier="GLACIER_IR", idle_days=None, read_rate=0.2)
     stored_asset(size=100 * KB, idle_days=120, large=None)
     stored_asset(size=2 * MB, tier="GLACIER", idle_days=300, large_tier="GLACIER_IR")
@@ -89,7 +102,7 @@ def bill_one_by_one(now) -> tier_costs.Bill:
         days = (now - (asset.last_accessed_at or asset.created_at)).total_seconds() / 86400
         rate = tier_access.rate_decayed(asset.read_rate, asset.read_rate_at, now)
         objects = [(asset.byte_size, asset.storage_tier, rate)] + [
-            (r.byte_size, r.storage_tier, rate if r.purpose == "large" else 0.0)
+            (r.byte_size, r.storage_tier, rate if r.byte_size >= 128 * KB else 0.0)
             for r in asset.renditions.all()
         ]
         for size, tier, rate in objects:
@@ -130,7 +143,7 @@ def test_report_agrees_with_pricing_each_object():
     assert by_tier["STANDARD"].renditions == 8 + 4  # every grid thumbnail, 4 large views
     assert by_tier["GLACIER_IR"].renditions == 2
     assert by_tier["GLACIER"].bytes == 2 * MB
-    assert report.objects == 8 + 8 + 7
+    assert report.objects == 8 + 9 + 7
     assert report.bytes == sum(row.bytes for row in report.rows)
 
 
