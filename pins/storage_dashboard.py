@@ -111,7 +111,6 @@ def storage_dashboard(request: HttpRequest) -> HttpResponse:
     policy = tiering_policy_get()
     form = TieringPolicyForm(instance=policy)
     preview = None
-    status = 200
     if request.method == "POST":
         if not can_change:
             raise PermissionDenied
@@ -124,7 +123,6 @@ def storage_dashboard(request: HttpRequest) -> HttpResponse:
                 services.tiering_policy_update(user=request.user, **values)
                 messages.success(request, "Saved the tiering policy; the next sweep uses it.")
                 return redirect(reverse("admin:pins_storage") + "#policy")
-            status = 400
         elif action == "preview":
             preview = tiering_sweep(dry_run=True, limit=PREVIEW_LIMIT)
         elif action == "snapshot":
@@ -161,4 +159,5 @@ def storage_dashboard(request: HttpRequest) -> HttpResponse:
         "on_s3": storage.is_s3(),
         "prices": sorted(tier_report.tier_prices().items()),
     }
-    return render(request, "admin/pins/storage_dashboard.html", context, status=status)
+    # A refused form answers 200 with its errors, as the admin's own forms do.
+    return render(request, "admin/pins/storage_dashboard.html", context)

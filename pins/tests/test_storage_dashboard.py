@@ -220,7 +220,7 @@ def test_the_policy_form_refuses_bad_values_and_changes_nothing(
 ):
     before = TieringPolicy.objects.get_or_create(pk=1)[0]
     response = staff_client.post(URL, {**GOOD_POLICY, **changes})
-    assert response.status_code == 400
+    assert response.status_code == 200
     form = response.context["form"]
     assert any(message in error for error in form.errors[field]), form.errors
     assert message in response.content.decode()
