@@ -20,6 +20,7 @@ from pins.models import (
     TieringSweep,
     TierTransition,
 )
+from pins.tier_sweep import tiering_policy_get
 
 
 def _thumbnail(asset: MediaAsset | None) -> str:
@@ -172,10 +173,14 @@ class MediaAssetAdmin(admin.ModelAdmin):
     def _pin(self, request, queryset, tier: str) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         count = services.media_asset_tier_pin(asset_ids=ids, tier=tier)
+        when = (
+            "Tiering is off, so they move once it is turned on."
+            if tiering_policy_get().mode == TieringPolicy.Mode.OFF
+            else "Their objects move at the next sweep."
+        )
         self.message_user(
             request,
-            f"Pinned {count} asset(s) to {tier} ({len(ids) - count} already were). "
-            "Their objects move at the next sweep.",
+            f"Pinned {count} asset(s) to {tier} ({len(ids) - count} already were). {when}",
             messages.SUCCESS,
         )
 

@@ -62,7 +62,8 @@ def media_asset_create(*, owner, data: bytes) -> MediaAsset:
         return existing
 
     key = storage.original_key_new(fmt=fmt)
-    storage.put_bytes(key=key, data=cleaned, fmt=fmt)
+    tier = tiering_upload_tier()
+    storage.put_bytes(key=key, data=cleaned, fmt=fmt, storage_class=_write_class(tier))
     try:
         with transaction.atomic():
             asset = MediaAsset.objects.create(
@@ -73,6 +74,7 @@ def media_asset_create(*, owner, data: bytes) -> MediaAsset:
                 format=fmt,
                 width=width,
                 height=height,
+                storage_tier=tier,
                 **fields,
             )
             is_video = asset.kind == MediaAsset.Kind.VIDEO
@@ -177,7 +179,8 @@ def _asset_from_upload(*, owner, key: str, max_bytes: int) -> MediaAsset:
     if existing is not None:
         return existing
     target = storage.original_key_new(fmt=fmt)
-    storage.copy(source=key, target=target, fmt=fmt)
+    tier = tiering_upload_tier()
+    storage.copy(source=key, target=target, fmt=fmt, storage_class=_write_class(tier))
     is_video = fields["kind"] == MediaAsset.Kind.VIDEO
     try:
         with transaction.atomic():
@@ -189,6 +192,7 @@ def _asset_from_upload(*, owner, key: str, max_bytes: int) -> MediaAsset:
                 format=fmt,
                 width=width,
                 height=height,
+                storage_tier=tier,
                 **fields,
             )
             transaction.on_commit(lambda: _enqueue_processing(asset.pk, video=is_video))
@@ -256,6 +260,21 @@ def _enqueue_processing(asset_id: int, *, video: bool = False) -> None:
             asset_id,
             exc_info=True,
         )
+
+
+def tiering_upload_tier() -> str:
+    """The storage class new originals are written in: INTELLIGENT_TIERING when the tiering
+    policy lets S3 decide, else STANDARD."""
+    from pins.tier_sweep import tiering_policy_get
+
+    if tiering_policy_get().mode == TieringPolicy.Mode.INTELLIGENT:
+        return StorageTier.INTELLIGENT_TIERING
+    return StorageTier.STANDARD
+
+
+def _write_class(tier: str) -> str | None:
+    """The StorageClass to write an original with (None: the bucket's default, STANDARD)."""
+    return tier if tier == StorageTier.INTELLIGENT_TIERING else None
 
 
 class MediaAssetBusy(Exception):
@@ -420,7 +439,10 @@ def _media_asset_replace_master(asset: MediaAsset, master: bytes, fmt: str) -> N
     """Store the cleaned original (call holding the row lock). A converted format gets a key
     with the same name and the new extension; the old object goes after the commit."""
     key = storage.original_key_with_format(key=asset.original_key, fmt=fmt)
-    storage.put_bytes(key=key, data=master, fmt=fmt)
+    storage.put_bytes(key=key, data=master, fmt=fmt, storage_class=_write_class(asset.storage_tier))
+    if _write_class(asset.storage_tier) is None and asset.storage_tier != StorageTier.STANDARD:
+        # A rewrite lands in STANDARD; the next tiering sweep decides again.
+        asset.storage_tier, asset.tier_changed_at = StorageTier.STANDARD, timezone.now()
     storage.purge_old_versions(key=key)
     if key != asset.original_key:
         old_key = asset.original_key

@@ -47,14 +47,19 @@ def rendition_key(*, original_key: str, purpose: str, width: int, fmt: str) -> s
     return f"renditions/{stem[:2]}/{stem}/{purpose}-{width}.{fmt}"
 
 
-def put_bytes(*, key: str, data: bytes, fmt: str) -> str:
-    """Store ``data`` under exactly ``key``; return the key. Content-Type comes from the sniffed format."""
+def put_bytes(*, key: str, data: bytes, fmt: str, storage_class: str | None = None) -> str:
+    """Store ``data`` under exactly ``key``; return the key. Content-Type comes from the sniffed
+    format. ``storage_class`` (an original's, on S3) defaults to the bucket's, STANDARD."""
     content = ContentFile(data)
     content.content_type = CONTENT_TYPES.get(fmt, "application/octet-stream")
     if default_storage.exists(key):
         # Deterministic keys: same key means same derivative, so a re-run replaces it in place.
         default_storage.delete(key)
-    saved = default_storage.save(key, content)
+    token = s3.original_storage_class.set(storage_class)
+    try:
+        saved = default_storage.save(key, content)
+    finally:
+        s3.original_storage_class.reset(token)
     if saved != key:
         raise RuntimeError(f"storage renamed {key!r} to {saved!r}; keys must be exact")
     return saved
@@ -233,14 +238,16 @@ def sha256_of(*, key: str, chunk_bytes: int = 1024 * 1024) -> str:
     return digest.hexdigest()
 
 
-def copy(*, source: str, target: str, fmt: str) -> None:
-    """Server-side copy with the sniffed Content-Type and the target's headers (no bytes via us)."""
+def copy(*, source: str, target: str, fmt: str, storage_class: str | None = None) -> None:
+    """Server-side copy with the sniffed Content-Type and the target's headers (no bytes via us),
+    into ``storage_class`` (default STANDARD)."""
     _client().copy_object(
         Bucket=_bucket(),
         Key=target,
         CopySource={"Bucket": _bucket(), "Key": source},
         MetadataDirective="REPLACE",
         ContentType=CONTENT_TYPES.get(fmt, "application/octet-stream"),
+        StorageClass=storage_class or "STANDARD",
         **{
             k: v
             for k, v in default_storage.get_object_parameters(target).items()
@@ -353,3 +360,38 @@ def restore_status(*, key: str) -> str:
     if 'ongoing-request="false"' in restore:
         return "readable"
     return "archived"
+
+
+# --- S3 server access logs (another bucket; read by the tiering access signal) --------------
+
+
+def log_keys_after(*, bucket: str, prefix: str, after: str, limit: int) -> list[str]:
+    """Up to ``limit`` keys under ``prefix`` in ``bucket`` that sort after ``after``, in order
+    (S3 names access logs by delivery time, so this is "the logs not read yet")."""
+    keys: list[str] = []
+    pages = (
+        _client()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=bucket, Prefix=prefix, StartAfter=after or prefix)
+    )
+    for page in pages:
+        for entry in page.get("Contents", []):
+            keys.append(entry["Key"])
+            if len(keys) >= limit:
+                return keys
+    return keys
+
+
+def read_text(*, bucket: str, key: str) -> str | None:
+    """A small object's text from ``bucket``, or None when it does not exist."""
+    try:
+        body = _client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+    return body.decode("utf-8", errors="replace")
+
+
+def write_text(*, bucket: str, key: str, text: str) -> None:
+    _client().put_object(Bucket=bucket, Key=key, Body=text.encode(), ContentType="text/plain")

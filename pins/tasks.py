@@ -169,6 +169,19 @@ def tier_restore_task(self, asset_id: int) -> str:
     return state
 
 
+@shared_task(bind=True, soft_time_limit=600, time_limit=660)
+def tier_access_log_ingest_task(self) -> int:
+    """Periodic (beat, every 15 minutes): count reads from S3 server access logs, where
+    TIER_ACCESS_LOG_BUCKET is set (otherwise it does nothing)."""
+    from pins import tier_access
+
+    try:
+        return tier_access.tier_access_log_ingest()
+    except Exception as error:
+        _retry_if_transient(self, error)
+        raise
+
+
 @shared_task(autoretry_for=(OperationalError,), retry_backoff=60, max_retries=3)
 def tier_snapshot_task() -> None:
     """Daily (beat): record today's storage and bills for the dashboard's savings chart. Taking

@@ -6,8 +6,9 @@ video (the pin page: ``record``) or reads its original (the worker). Grid thumbn
 they are never tiered. This is URL *issuance*, not reads: a URL handed out may never be loaded,
 one load may be a cached copy, and a pin page view counts for the asset's original too although
 the page never loads it. It over-counts, which errs towards not demoting. S3 server access logs
-(``tier_access_log_ingest``) count the GETs S3 actually served, per object: the truer signal
-where they are configured.
+(``tier_access_log_ingest``, every 15 minutes from beat) count the GETs S3 actually served, per
+object: the truer signal. Where they are configured (``TIER_ACCESS_LOG_BUCKET``) they replace
+the URL counts, which are then not kept.
 
 **How.** With Redis (``REDIS_URL``), ``record`` sends one pipelined ``HINCRBY`` per asset on the
 page in one round trip, with a short socket timeout (``TIER_ACCESS_REDIS_TIMEOUT``); if Redis is
@@ -26,17 +27,20 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
+from urllib.parse import unquote
 
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from pins import storage
 from pins.models import MediaAsset
 
 logger = logging.getLogger(__name__)
@@ -61,27 +65,26 @@ _local_flusher: threading.Thread | None = None
 def _redis():
     """A Redis client with short timeouts (one per process), or None without REDIS_URL."""
     global _redis_client
-    if not settings.REDIS_URL:
+    url = settings.REDIS_URL
+    if not url:
         return None
     with _redis_lock:
-        if _redis_client is None:
+        if _redis_client is None or _redis_client[0] != url:
             import redis
 
             timeout = settings.TIER_ACCESS_REDIS_TIMEOUT
-            _redis_client = redis.Redis.from_url(
-                settings.REDIS_URL,
-                socket_timeout=timeout,
-                socket_connect_timeout=timeout,
-                retry_on_timeout=False,
+            client = redis.Redis.from_url(
+                url, socket_timeout=timeout, socket_connect_timeout=timeout, retry_on_timeout=False
             )
-        return _redis_client
+            _redis_client = (url, client)
+        return _redis_client[1]
 
 
 def record(asset_ids: Iterable[int]) -> None:
     """Count one access for each asset: fire-and-forget, never raises, never writes the DB."""
     counts = Counter(int(pk) for pk in asset_ids if pk)
-    if not counts:
-        return
+    if not counts or settings.TIER_ACCESS_LOG_BUCKET:
+        return  # with S3 access logs configured, the logs are the signal
     client = _redis()
     if client is None:
         with _local_lock:
@@ -195,9 +198,82 @@ def _local_flush_loop() -> None:
 
     while True:
         time.sleep(FLUSH_SECONDS)
+        if settings.REDIS_URL:
+            return  # the beat task flushes Redis
         try:
             flush()
         except Exception:
             logger.warning("could not write access counts", exc_info=True)
         finally:
             connection.close()
+
+
+# --- S3 server access logs: the truer signal, where configured ------------------------------
+
+# bucket_owner bucket [time] remote_ip requester request_id operation key "request" status ...
+_LOG_LINE = re.compile(r'^\S+ (\S+) \[[^\]]*\] \S+ \S+ \S+ (\S+) (\S+) "[^"]*" (\d{3}) ')
+MARKER_NAME = ".pinsite-ingested"  # under the prefix: the last log object counted
+LOGS_PER_RUN = 2000
+
+
+def log_reads(text: str, *, bucket: str) -> Counter[str]:
+    """Successful GETs per object key in one S3 server access log file of ``bucket``."""
+    reads: Counter[str] = Counter()
+    for line in text.splitlines():
+        match = _LOG_LINE.match(line)
+        if match is None:
+            continue
+        log_bucket, operation, key, status = match.groups()
+        if log_bucket == bucket and operation == "REST.GET.OBJECT" and status in {"200", "206"}:
+            reads[unquote(key)] += 1
+    return reads
+
+
+def tier_access_log_ingest(*, now: datetime | None = None) -> int:
+    """Count the reads S3 logged for the media bucket's originals, large views and videos into
+    the rows (as ``flush`` does); returns how many log objects were read.
+
+    Reads the log objects delivered under ``TIER_ACCESS_LOG_PREFIX`` in ``TIER_ACCESS_LOG_BUCKET``
+    after the last one counted (kept in an object named ``.pinsite-ingested`` under the prefix),
+    so a second run counts nothing again. A run stopped between folding a log in and moving the
+    marker counts that log twice when it resumes: an over-count, which errs towards not moving.
+    """
+    bucket, prefix = settings.TIER_ACCESS_LOG_BUCKET, settings.TIER_ACCESS_LOG_PREFIX
+    if not bucket or not storage.is_s3():
+        return 0
+    now = now or timezone.now()
+    marker_key = prefix + MARKER_NAME
+    after = (storage.read_text(bucket=bucket, key=marker_key) or "").strip()
+    keys = [
+        key
+        for key in storage.log_keys_after(
+            bucket=bucket, prefix=prefix, after=after, limit=LOGS_PER_RUN
+        )
+        if key != marker_key
+    ]
+    media_bucket = settings.AWS_STORAGE_BUCKET_NAME
+    for key in keys:
+        reads = log_reads(storage.read_text(bucket=bucket, key=key) or "", bucket=media_bucket)
+        _apply(_reads_by_asset(reads), now=now)
+        storage.write_text(bucket=bucket, key=marker_key, text=key)
+    return len(keys)
+
+
+def _reads_by_asset(reads: Counter[str]) -> dict[int, int]:
+    """Log reads per asset: of its original, large view or video (grid thumbnails never tier)."""
+    from pins.models import MediaRendition
+
+    counts: Counter[int] = Counter()
+    keys = list(reads)
+    for start in range(0, len(keys), BATCH):
+        chunk = keys[start : start + BATCH]
+        for pk, key in MediaAsset.objects.filter(original_key__in=chunk).values_list(
+            "pk", "original_key"
+        ):
+            counts[pk] += reads[key]
+        for asset_id, key in MediaRendition.objects.filter(
+            key__in=chunk,
+            purpose__in=[MediaRendition.Purpose.LARGE, MediaRendition.Purpose.VIDEO],
+        ).values_list("asset_id", "key"):
+            counts[asset_id] += reads[key]
+    return dict(counts)

@@ -63,7 +63,11 @@ def tier_restore_step(*, asset_id: int, now: datetime | None = None) -> str:
         if asset is None or asset.released_at is not None:
             return "gone"
         objects: list[tuple[int | None, str, int, str]] = []
-        if asset.storage_tier in ARCHIVED_TIERS or asset.restore_requested_at is not None:
+        if (
+            asset.storage_tier in ARCHIVED_TIERS
+            or asset.storage_tier == StorageTier.INTELLIGENT_TIERING
+            or asset.restore_requested_at is not None
+        ):
             objects.append((None, asset.original_key, asset.byte_size, asset.storage_tier))
         renditions = asset.renditions.filter(
             Q(storage_tier__in=ARCHIVED_TIERS) | Q(storage_tier=StorageTier.INTELLIGENT_TIERING)
@@ -77,9 +81,8 @@ def tier_restore_step(*, asset_id: int, now: datetime | None = None) -> str:
                 status = storage.restore_status(key=key)
                 if status == "archived":
                     storage.restore_request(key=key)
-                    waiting = True
-                    continue
-                if status == "restoring":
+                    status = storage.restore_status(key=key)  # expedited ones may be done
+                if status in {"archived", "restoring"}:
                     waiting = True
                     continue
                 if status == "missing" or tier not in ARCHIVED_TIERS:

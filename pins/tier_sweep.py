@@ -43,7 +43,7 @@ from pins.models import (
     TieringSweep,
     TierTransition,
 )
-from pins.tiering import ObjectFacts, Thresholds, Tier, TierPrice, decide, prices_with
+from pins.tiering import ObjectFacts, Thresholds, Tier, TierPrice, decide, is_due, prices_with
 
 logger = logging.getLogger(__name__)
 
@@ -117,10 +117,18 @@ class _Plan:
     def __init__(self, *, mode: str, now: datetime, thresholds: Thresholds, prices) -> None:
         self.mode, self.now, self.thresholds, self.prices = mode, now, thresholds, prices
 
-    def renditions_query(self, asset_ids: list[int]):
+    def renditions_query(self, assets: list[tuple], *, by_range: bool = True):
+        """The renditions worth looking at of these assets (rows in pk order). A batch asks by
+        pk range, not a list of ids (cheaper to build and run); renditions of assets outside
+        the batch are ignored by ``moves``."""
+        if by_range:
+            query = MediaRendition.objects.filter(
+                asset_id__gte=assets[0][0], asset_id__lte=assets[-1][0]
+            )
+        else:
+            query = MediaRendition.objects.filter(asset_id__in=[row[0] for row in assets])
         return (
-            MediaRendition.objects.filter(asset_id__in=asset_ids)
-            .filter(
+            query.filter(
                 Q(byte_size__gte=self.thresholds.min_object_bytes)
                 | ~Q(storage_tier=StorageTier.STANDARD)
             )
@@ -170,8 +178,14 @@ class _Plan:
                 # To or from a tier the policy cannot price (INTELLIGENT_TIERING): staff's call.
                 return PlannedMove(asset_id, key, size, tier, pinned, "pinned by staff", 0.0,
                                    rendition_id, TierTransition.Cause.STAFF)  # fmt: skip
-        elif self.mode != TieringPolicy.Mode.APP or tier not in _POLICY_TIERS:
-            return None  # intelligent mode, or S3 manages this object
+        elif self.mode != TieringPolicy.Mode.APP or not is_due(
+            tier=tier,
+            size_bytes=size,
+            days_since_access=days_since_access,
+            reads_per_month=reads,
+            thresholds=self.thresholds,
+        ):
+            return None  # intelligent mode, S3 manages this object, or nothing is due yet
         decision = decide(
             ObjectFacts(
                 size_bytes=size,
@@ -277,9 +291,7 @@ def tiering_sweep(
             if not assets:
                 break
             last_pk = assets[-1][0]
-            examined, moves = plan.moves(
-                assets, list(plan.renditions_query([a[0] for a in assets]))
-            )
+            examined, moves = plan.moves(assets, list(plan.renditions_query(assets)))
             sweep.examined += examined
             if moves and not dry_run:
                 moves, batch_failures = _batch_move(plan, mover, moves, sweep=sweep)
@@ -317,6 +329,36 @@ def tiering_sweep(
     return sweep
 
 
+def tier_pin_apply(*, asset_ids: list[int], now: datetime | None = None) -> int:
+    """Move these assets' objects to the tiers staff pinned them to, now rather than at the
+    next sweep (cause ``staff``; no TieringSweep row). Returns how many objects moved. Objects
+    in GLACIER are restored first (then a sweep finishes the move); mode ``off`` moves nothing."""
+    policy = tiering_policy_get()
+    if policy.mode == TieringPolicy.Mode.OFF or not asset_ids:
+        return 0
+    now = now or timezone.now()
+    plan = _Plan(
+        mode=policy.mode, now=now, thresholds=tiering_thresholds(policy), prices=tiering_prices()
+    )
+    rows = list(
+        _assets()
+        .filter(pk__in=asset_ids)
+        .exclude(tier_pinned="")
+        .order_by("pk")
+        .values_list(*_ASSET_FIELDS)
+    )
+    if not rows:
+        return 0
+    _examined, moves = plan.moves(rows, list(plan.renditions_query(rows, by_range=False)))
+    mover = _Mover()
+    done, _failures = (
+        _batch_move(plan, mover, moves, sweep=None, by_range=False) if moves else ([], 0)
+    )
+    if mover.restores:
+        _enqueue_restores(sorted(set(mover.restores)))
+    return len(done)
+
+
 def _assets():
     return MediaAsset.objects.filter(
         status=MediaAsset.Status.READY, released_at__isnull=True, tier_excluded=False
@@ -324,7 +366,12 @@ def _assets():
 
 
 def _batch_move(
-    plan: _Plan, mover: _Mover, candidates: list[PlannedMove], *, sweep: TieringSweep
+    plan: _Plan,
+    mover: _Mover,
+    candidates: list[PlannedMove],
+    *,
+    sweep: TieringSweep | None,
+    by_range: bool = True,
 ) -> tuple[list[PlannedMove], int]:
     """Lock the candidates' assets (skipping those another sweep holds), decide again from the
     rows as they are now, move what still should and record it; returns (moved, failures)."""
@@ -341,7 +388,8 @@ def _batch_move(
         )
         if not locked:
             return [], 0
-        _examined, moves = plan.moves(locked, list(plan.renditions_query([a[0] for a in locked])))
+        renditions = plan.renditions_query(locked, by_range=by_range)
+        _examined, moves = plan.moves(locked, list(renditions))
         transitions = []
         for move in moves:
             if not mover.move(move):
@@ -379,10 +427,7 @@ def _record_tier(move: PlannedMove, *, at: datetime) -> None:
 
 
 def _enqueue_restores(asset_ids: list[int]) -> None:
-    from pins import tasks
+    from pins.tier_restore import tier_restore_request
 
     for asset_id in asset_ids:
-        try:
-            tasks.tier_restore_task.delay(asset_id)
-        except Exception:
-            logger.warning("could not queue the restore of asset %s", asset_id, exc_info=True)
+        tier_restore_request(asset_id=asset_id)

@@ -133,6 +133,7 @@ class Decision:
 
 # The tiers the policy moves objects between by itself, warmest first.
 ORDER = [Tier.STANDARD, Tier.STANDARD_IA, Tier.GLACIER_IR]
+_ORDER_VALUES = frozenset(tier.value for tier in ORDER)
 RANK = {**{tier: index for index, tier in enumerate(ORDER)}, Tier.GLACIER: len(ORDER)}
 
 
@@ -175,6 +176,39 @@ def horizon_cost(
     return cost
 
 
+def _candidates(
+    tier: Tier, size_bytes: int, days_since_access: float, reads: float, thresholds: Thresholds
+) -> list[Tier]:
+    """The tiers a move from ``tier`` may go to, before weighing costs."""
+    candidates: list[Tier] = []
+    rank = ORDER.index(tier)
+    if size_bytes >= thresholds.min_object_bytes:
+        if rank < 1 and days_since_access >= thresholds.infrequent_after_days:
+            candidates.append(Tier.STANDARD_IA)
+        if rank < 2 and days_since_access >= thresholds.archive_after_days:
+            candidates.append(Tier.GLACIER_IR)
+    if rank > 0 and reads >= thresholds.promote_reads_per_month:
+        candidates += ORDER[:rank]
+    if rank > 0 and size_bytes < thresholds.min_object_bytes:
+        candidates.append(Tier.STANDARD)  # too small to gain anything off STANDARD
+    return candidates
+
+
+def is_due(
+    *,
+    tier: str,
+    size_bytes: int,
+    days_since_access: float,
+    reads_per_month: float,
+    thresholds: Thresholds,
+) -> bool:
+    """Whether ``decide`` could move an object that staff neither pinned nor excluded: False
+    means it would say "stay" (no move is due yet). Cheap, for sweeps over millions of objects."""
+    if tier not in _ORDER_VALUES:
+        return False
+    return bool(_candidates(Tier(tier), size_bytes, days_since_access, reads_per_month, thresholds))
+
+
 def decide(
     facts: ObjectFacts,
     *,
@@ -211,17 +245,10 @@ def decide(
 
     if facts.tier not in ORDER:
         return stay("in an archive tier: only staff or a restore move it")
-    candidates: list[Tier] = []
+    candidates = _candidates(
+        facts.tier, facts.size_bytes, facts.days_since_access, facts.reads_per_month, thresholds
+    )
     rank = ORDER.index(facts.tier)
-    if facts.size_bytes >= thresholds.min_object_bytes:
-        if rank < 1 and facts.days_since_access >= thresholds.infrequent_after_days:
-            candidates.append(Tier.STANDARD_IA)
-        if rank < 2 and facts.days_since_access >= thresholds.archive_after_days:
-            candidates.append(Tier.GLACIER_IR)
-    if rank > 0 and facts.reads_per_month >= thresholds.promote_reads_per_month:
-        candidates += ORDER[:rank]
-    if rank > 0 and facts.size_bytes < thresholds.min_object_bytes:
-        candidates.append(Tier.STANDARD)  # too small to gain anything off STANDARD
 
     best: Tier | None = None
     for tier in candidates:

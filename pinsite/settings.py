@@ -307,6 +307,7 @@ CELERY_BEAT_SCHEDULE = {
     # Access counts from Redis into the rows every minute; the tier sweep once a day.
     "tier-access-flush": {"task": "pins.tasks.tier_access_flush_task", "schedule": 60},
     "tier-sweep": {"task": "pins.tasks.tier_sweep_task", "schedule": 24 * 60 * 60},
+    "tier-access-logs": {"task": "pins.tasks.tier_access_log_ingest_task", "schedule": 15 * 60},
     # The storage dashboard's daily figures (one row a day; a second run replaces it).
     "storage-snapshot": {
         "task": "pins.tasks.tier_snapshot_task",
@@ -351,13 +352,16 @@ S3_KMS_KEY_ID = env_str("S3_KMS_KEY_ID")
 # Prices laid over pins.tiering.DEFAULT_PRICES (us-east-1 list prices), per tier and field, as
 # JSON: {"STANDARD_IA": {"storage_gb_month": 0.0125, "retrieval_gb": 0.01}}. Checked at start-up.
 try:
+    from pins.tiering import prices_with  # pure: no Django, safe to import here
+
     TIERING_PRICES: dict = json.loads(env_str("TIERING_PRICES") or "{}")
     if not isinstance(TIERING_PRICES, dict):
         raise ValueError("not an object")
+    prices_with(TIERING_PRICES)
 except ValueError as _error:
-    raise ImproperlyConfigured(f"TIERING_PRICES must be a JSON object: {_error}") from None
+    raise ImproperlyConfigured(f"TIERING_PRICES is not a usable price table: {_error}") from None
 # Seconds the pin page waits at most for Redis when counting an access (then the count is lost).
-TIER_ACCESS_REDIS_TIMEOUT = float(env_str("TIER_ACCESS_REDIS_TIMEOUT") or 0.05)
+TIER_ACCESS_REDIS_TIMEOUT = env_seconds("TIER_ACCESS_REDIS_TIMEOUT", 0.05)
 # Where S3 server access logs are delivered (bucket and prefix); unset: no log ingestion.
 TIER_ACCESS_LOG_BUCKET = env_str("TIER_ACCESS_LOG_BUCKET")
 TIER_ACCESS_LOG_PREFIX = env_str("TIER_ACCESS_LOG_PREFIX")

@@ -303,6 +303,8 @@ def test_tier_actions_pin_exclude_and_include(staff_client):
     assert "Pinned 1 asset(s) to GLACIER" in act("pin_to_glacier")
     chosen.refresh_from_db()
     assert (chosen.tier_pinned, chosen.tier_excluded) == ("GLACIER", False)
+    TieringPolicy.objects.filter(pk=1).update(mode="off")
+    assert "Tiering is off, so they move once it is turned on." in act("pin_to_standard_ia")
     assert "Handed 1 asset(s) back to the tiering policy" in act("include_in_tiering")
     chosen.refresh_from_db()
     assert (chosen.tier_pinned, chosen.tier_excluded) == ("", False)
