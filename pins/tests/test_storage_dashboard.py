@@ -36,16 +36,6 @@ GOOD_POLICY = {
 }
 
 
-@pytest.fixture
-def staff_client(client):
-    staff = make_user("keeper")
-    staff.is_staff = staff.is_superuser = True
-    staff.save()
-    client.force_login(staff)
-    client.user = staff
-    return client
-
-
 def cold_asset(size: int = 4 * MB, idle_days: int = 120, **fields) -> MediaAsset:
     asset = make_asset(
         byte_size=size, last_accessed_at=timezone.now() - timedelta(days=idle_days), **fields

@@ -45,27 +45,23 @@ def stored_asset(
     MediaAsset.objects.filter(pk=asset.pk).update(
         created_at=now - timedelta(days=uploaded_days_ago)
     )
+    rendition(asset, "grid", 236, 9 * KB)
+    if large:
+        rendition(asset, "large", 1472, large, tier=large_tier)
+    return asset
+
+
+def rendition(asset: MediaAsset, purpose: str, width: int, size: int, *, tier="STANDARD") -> None:
     MediaRendition.objects.create(
         asset=asset,
-        purpose="grid",
-        width=236,
-        height=177,
+        purpose=purpose,
+        width=width,
+        height=width * 3 // 4,
         format="webp",
-        key=f"{asset.original_key}/grid-236.webp",
-        byte_size=9 * KB,
+        key=f"{asset.original_key}/{purpose}-{width}.webp",
+        byte_size=size,
+        storage_tier=tier,
     )
-    if large:
-        MediaRendition.objects.create(
-            asset=asset,
-            purpose="large",
-            width=1472,
-            height=1104,
-            format="webp",
-            key=f"{asset.original_key}/large-1472.webp",
-            byte_size=large,
-            storage_tier=large_tier,
-        )
-    return asset
 
 
 def varied_assets() -> None:
@@ -74,16 +70,7 @@ def varied_assets() -> None:
         size=4 * MB, tier="STANDARD_IA", idle_days=45, read_rate=1.5, large_tier="STANDARD_IA"
     )
     # A grid rendition over 128 KB tiers too, and shares the asset's access signal.
-    MediaRendition.objects.create(
-        asset=cooling,
-        purpose="grid",
-        width=736,
-        height=552,
-        format="jpeg",
-        key=f"{cooling.original_key}/grid-736.jpeg",
-        byte_size=200 * KB,
-        storage_tier="STANDARD_IA",
-    )
+    rendition(cooling, "grid", 736, 200 * KB, tier="STANDARD_IA")
     stored_asset(size=9 * MB, tier="GLACIER_IR", idle_days=None, read_rate=0.2)
     stored_asset(size=100 * KB, idle_days=120, large=None)
     stored_asset(size=2 * MB, tier="GLACIER", idle_days=300, large_tier="GLACIER_IR")

@@ -82,15 +82,6 @@ def populate(count: int) -> None:
             )
 
 
-@pytest.fixture
-def staff_client(client):
-    staff = make_user("staffer")
-    staff.is_staff = staff.is_superuser = True
-    staff.save()
-    client.force_login(staff)
-    return client
-
-
 def test_every_model_is_registered_explicitly():
     from django.apps import apps
 
