@@ -28,7 +28,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import InterfaceError, OperationalError
 
-from pins import services, storage
+from pins import services, storage, tier_report
 
 logger = logging.getLogger(__name__)
 
@@ -180,3 +180,10 @@ def tier_access_log_ingest_task(self) -> int:
     except Exception as error:
         _retry_if_transient(self, error)
         raise
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=60, max_retries=3)
+def tier_snapshot_task() -> None:
+    """Daily (beat): record today's storage and bills for the dashboard's savings chart. Taking
+    it again the same day replaces that day's row."""
+    tier_report.storage_snapshot_take()

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -80,7 +81,7 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 # --- Applications ------------------------------------------------------------------------------
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "pinsite.apps.PinsiteAdminConfig",  # django.contrib.admin with pinsite's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -318,6 +319,11 @@ CELERY_BEAT_SCHEDULE = {
     "tier-access-flush": {"task": "pins.tasks.tier_access_flush_task", "schedule": 60},
     "tier-sweep": {"task": "pins.tasks.tier_sweep_task", "schedule": 24 * 60 * 60},
     "tier-access-logs": {"task": "pins.tasks.tier_access_log_ingest_task", "schedule": 15 * 60},
+    # The storage dashboard's daily figures (one row a day; a second run replaces it).
+    "storage-snapshot": {
+        "task": "pins.tasks.tier_snapshot_task",
+        "schedule": crontab(hour=0, minute=15),
+    },
 }
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
