@@ -8,8 +8,10 @@ the number of rows; ``pins.tier_costs`` prices the groups.
 What the access age and read rate mean: the app's access signal is per asset (URLs issued for its
 large view, video or original), so every object of an asset takes the asset's last access and its
 read rate (decayed to now, 30-day half-life), as the sweep does. The rate is charged to the
-original and to renditions of 128 KB or more (those that can leave STANDARD); smaller renditions
-(grid thumbnails) cost the same in every column and their reads are left out. Charging the
+original and to large views and video transcodes of 128 KB or more (those that can leave
+STANDARD). Grid images and posters are read on every grid and their reads are not counted: they
+are taken as accessed now (so no bill imagines them colder), and smaller renditions cost the same
+in every column. Charging the
 original with page views over-states what its tier costs, so the estimate errs against tiering,
 never for it. An asset never accessed counts from its upload.
 """
@@ -48,7 +50,7 @@ from pins.models import (
     TieringSweep,
 )
 from pins.tier_costs import AccessAge, Bill, ObjectGroup
-from pins.tier_sweep import tiering_prices
+from pins.tier_sweep import TIERED_PURPOSES, tiering_prices
 from pins.tiering import TierPrice
 
 CHART_DAYS = 365
@@ -199,12 +201,18 @@ def storage_groups(
         now=now,
         minimums=minimums,
     )
+    seen = Q(purpose__in=TIERED_PURPOSES)
     renditions = _grouped(
         MediaRendition.objects.filter(asset__released_at__isnull=True),
-        last_access=Coalesce("asset__last_accessed_at", "asset__created_at"),
+        # Grid images and posters are read on every grid, unseen by the signal: counted as
+        # accessed now, so neither bill imagines them in a colder tier.
+        last_access=Case(
+            When(seen, then=Coalesce("asset__last_accessed_at", "asset__created_at")),
+            default=Value(now),
+        ),
         reads=Case(
             When(
-                Q(byte_size__gte=tier_costs.IT_MIN_TIERED_BYTES),
+                seen & Q(byte_size__gte=tier_costs.IT_MIN_TIERED_BYTES),
                 then=_rate_now("asset__read_rate", "asset__read_rate_at", now),
             ),
             default=Value(0.0),

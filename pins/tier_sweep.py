@@ -2,7 +2,8 @@
 policy (``pins.tiering``), and the moves it asks for done by an in-place copy.
 
 What is looked at: each ready, unreleased asset's original and those of its renditions of at
-least the policy's minimum size (the large view, video transcodes; grid thumbnails never tier),
+least the policy's minimum size among the large view and video transcodes (grid thumbnails and
+posters never tier, whatever their size: the access signal does not see their reads),
 plus any rendition already off STANDARD. Assets staff excluded are skipped. The facts come from
 the rows: days in the tier (``tier_changed_at``, else ``created_at``), days since the last access
 (``last_accessed_at``, else ``created_at``) and the read rate decayed to ``now``. Every object of
@@ -107,6 +108,10 @@ _RENDITION_FIELDS = (
     "tier_changed_at",
     "created_at",
 )
+# Renditions whose reads the access signal sees (pin pages, videos). Grid images and posters are
+# shown on every grid and their reads are not counted, so they never leave STANDARD: judged by a
+# signal blind to their reads they would look idle and be demoted while hot.
+TIERED_PURPOSES = (MediaRendition.Purpose.LARGE, MediaRendition.Purpose.VIDEO)
 # The tiers the policy reasons about; an object anywhere else (INTELLIGENT_TIERING) is S3's.
 _POLICY_TIERS = {tier.value for tier in Tier}
 
@@ -129,7 +134,7 @@ class _Plan:
             query = MediaRendition.objects.filter(asset_id__in=[row[0] for row in assets])
         return (
             query.filter(
-                Q(byte_size__gte=self.thresholds.min_object_bytes)
+                Q(byte_size__gte=self.thresholds.min_object_bytes, purpose__in=TIERED_PURPOSES)
                 | ~Q(storage_tier=StorageTier.STANDARD)
             )
             .order_by("pk")

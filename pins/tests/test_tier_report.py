@@ -88,16 +88,20 @@ def bill_one_by_one(now) -> tier_costs.Bill:
     for asset in MediaAsset.objects.filter(released_at__isnull=True).prefetch_related("renditions"):
         days = (now - (asset.last_accessed_at or asset.created_at)).total_seconds() / 86400
         rate = tier_access.rate_decayed(asset.read_rate, asset.read_rate_at, now)
-        objects = [(asset.byte_size, asset.storage_tier, rate)] + [
-            (r.byte_size, r.storage_tier, rate if r.byte_size >= 128 * KB else 0.0)
-            for r in asset.renditions.all()
-        ]
-        for size, tier, rate in objects:
+        objects = [(asset.byte_size, asset.storage_tier, rate, days)]
+        for r in asset.renditions.all():
+            if r.purpose in ("large", "video"):
+                objects.append(
+                    (r.byte_size, r.storage_tier, rate if r.byte_size >= 128 * KB else 0.0, days)
+                )
+            else:  # grid images and posters: read on every grid, taken as accessed now
+                objects.append((r.byte_size, r.storage_tier, 0.0, 0.0))
+        for size, tier, rate, idle in objects:
             groups.append(
                 ObjectGroup.of(
                     size=size,
                     tier=tier,
-                    days_since_access=days,
+                    days_since_access=idle,
                     reads_per_month=rate,
                     minimums=minimums,
                 )

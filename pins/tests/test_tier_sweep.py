@@ -85,6 +85,21 @@ def test_a_sweep_moves_cold_objects_keeps_their_headers_and_leaves_the_rest(s3):
     assert TierTransition.objects.count() == 2
 
 
+def test_grid_thumbnails_stay_standard_even_when_large_and_idle(s3):
+    # Grid images are read on every grid, and those reads are not counted: however big, a
+    # signal blind to them must not demote them.
+    cold, renditions = make_stored_asset(grid=200 * KB)
+    with time_machine.travel(LATER, tick=False):
+        sweep = tiering_sweep()
+    assert storage_class_of(s3, renditions["grid"].key) == "STANDARD"
+    assert storage_class_of(s3, renditions["large"].key) == "GLACIER_IR"
+    assert MediaRendition.objects.get(pk=renditions["grid"].pk).storage_tier == "STANDARD"
+    assert set(sweep.transitions.values_list("key", flat=True)) == {
+        cold.original_key,
+        renditions["large"].key,
+    }
+
+
 def test_a_dry_run_plans_without_calling_s3_or_recording_moves(s3):
     assets = [make_stored_asset()[0] for _ in range(3)]
     preview = tiering_sweep(dry_run=True, now=LATER, limit=2)
