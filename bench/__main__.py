@@ -24,10 +24,10 @@ from stack import Stack
 REPO = Path(__file__).resolve().parent.parent
 # area -> (module, whether it needs the shared stack's environment)
 AREAS = {
+    "pages": ("bench.pages", True),  # seeds its own database on the bench stack
     "signing": ("bench.signing", True),
     "replicas": ("bench.replicas", False),  # starts the stack shapes it needs itself
     "thumbnails": ("bench.thumbnails", False),  # pure image code; no services
-    "pages": ("bench.pages", True),  # seeds its own database on the bench stack
 }
 
 
