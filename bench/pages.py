@@ -44,6 +44,7 @@ FULL = {"users": 10_000, "boards": 50_000, "pins": 1_000_000}
 QUICK = {"users": 300, "boards": 1_500, "pins": 5_000}
 CONCURRENCY = 16
 STATEMENT_TIMEOUT_S = 10
+DRAIN_LIMIT_S = 120.0  # longest wait for the server to finish what a load left running
 DEEP_PAGE = 1000
 NOTE = (
     "One 2-core machine runs gunicorn (2 workers x 4 threads), PostgreSQL x3 (primary + 2 "
@@ -220,13 +221,14 @@ def latency_ms(port: int, path: str, headers: dict[str, str], repeats: int) -> d
     }
 
 
-def drain(port: int, limit: float = 120.0) -> float:
+def drain(port: int, limit: float | None = None) -> float:
     """Wait until the server is idle again (requests a load abandoned at its deadline or on a
     client timeout still run there): 8 /healthz at once, one per server thread, all answered
     within half a second. Returns the seconds waited."""
     from concurrent.futures import ThreadPoolExecutor
 
     began = time.monotonic()
+    limit = DRAIN_LIMIT_S if limit is None else limit
 
     def quick_answer(_) -> bool:
         started = time.monotonic()

@@ -38,7 +38,8 @@ def bench_site(settings, services):
     server.server_close()
 
 
-def test_pages_harness_produces_well_formed_figures(bench_site):
+def test_pages_harness_produces_well_formed_figures(bench_site, monkeypatch):
+    monkeypatch.setattr(pages, "DRAIN_LIMIT_S", 2.0)  # tiny pages leave little running
     port = bench_site
     chosen = pages.targets()
     assert chosen["follows"] > 0
