@@ -504,9 +504,11 @@ def measure(
     )
     latencies = [latency for _, latency, ok in search_samples if ok]
     figures["search_figures"] = {
-        "p50_ms": round(1000 * _percentile(latencies, 0.5), 1),
-        "p99_ms": round(1000 * _percentile(latencies, 0.99), 1),
+        # None when every search failed (past the statement timeout): no latency to report.
+        "p50_ms": round(1000 * _percentile(latencies, 0.5), 1) if latencies else None,
+        "p99_ms": round(1000 * _percentile(latencies, 0.99), 1) if latencies else None,
         "requests": len(search_samples),
+        "failed_requests": len(search_samples) - len(latencies),
         "queries": [path.split("=", 1)[1].replace("+", " ") for path in paths["search"]],
     }
     return figures
