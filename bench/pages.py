@@ -534,10 +534,15 @@ def deep_pagination(port: int, chosen: dict, headers: dict, *, budget: float, re
             )
         slow = max(2, repeats // 3)  # the naive deep page can take seconds
         naive_first = latency_ms(port, _naive(path), headers, slow)
-        naive_last = latency_ms(port, _naive(path) + f"?page={max(reached, 2)}", headers, slow)
+        # The naive page goes as deep as ours did, or as deep as the board is when ours has no
+        # pages at all.
+        size = board["size"] if label == "board" else 0
+        naive_page = reached if reached > 1 else max(2, min(DEEP_PAGE, size // 50))
+        naive_last = latency_ms(port, _naive(path) + f"?page={naive_page}", headers, slow)
         entry.update(
             naive_page_1_p50_ms=naive_first["p50_ms"],
             naive_page_n_p50_ms=naive_last["p50_ms"],
+            naive_page=naive_page,
             naive_ratio=_ratio(naive_last["p50_ms"], naive_first["p50_ms"]),
             naive_failed_requests=naive_first["failed_requests"] + naive_last["failed_requests"],
         )
