@@ -147,3 +147,16 @@ def celery_worker_factory(tmp_path, django_db_setup):
     yield start
     for process in started:
         stop_celery_worker(process)
+
+
+@pytest.fixture
+def staff_client(client):
+    """The test client logged in as a staff superuser (also on ``client.user``)."""
+    from pins.tests.factories import make_user
+
+    staff = make_user("staffer")
+    staff.is_staff = staff.is_superuser = True
+    staff.save()
+    client.force_login(staff)
+    client.user = staff
+    return client

@@ -4,6 +4,8 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
+from django.db.models import Count, Exists, OuterRef, Subquery, Value, prefetch_related_objects
+from django.db.models.functions import Coalesce
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -13,8 +15,8 @@ from accounts.forms import ProfileForm, SignUpForm
 from accounts.models import User, UserFollow
 from boards.selectors import board_list_for_owner
 from pins import storage
-from pins.selectors import pin_list_for_owner
-from pins.views import GRID_SIZES, pin_cards
+from pins.selectors import pin_page_for_owner
+from pins.views import PAGE_SIZE, broken_cursor, render_grid_page
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -39,46 +41,71 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/signup.html", {"form": form})
 
 
-def _person_or_404(username: str) -> User:
-    person = (
-        User.objects.select_related("profile__avatar")
-        .filter(username__iexact=username, is_active=True)
-        .first()
+def _person_or_404(username: str, *, viewer=None) -> User:
+    """The active person called ``username`` with their profile and avatar; with ``viewer``, also
+    ``follower_count`` and ``viewer_follows`` in the same query."""
+    queryset = User.objects.select_related("profile__avatar").filter(
+        username__iexact=username, is_active=True
     )
+    if viewer is not None:
+        queryset = queryset.annotate(
+            follower_count=Coalesce(
+                Subquery(
+                    UserFollow.objects.filter(followee=OuterRef("pk"))
+                    .values("followee")
+                    .annotate(count=Count("*"))
+                    .values("count")
+                ),
+                0,
+            ),
+            viewer_follows=Exists(
+                UserFollow.objects.filter(followee=OuterRef("pk"), follower_id=viewer.pk)
+            )
+            if viewer.is_authenticated
+            else Value(False),
+        )
+    person = queryset.first()
     if person is None:
         raise Http404("No such person")
     return person
 
 
 def avatar_url(profile) -> str:
-    """The smallest ready rendition of ``profile``'s avatar, or "" (the page then shows none)."""
+    """The smallest ready rendition of ``profile``'s avatar, or "" (the page then shows none).
+    Uses the avatar's prefetched renditions when the caller loaded them."""
     asset = profile.avatar if profile is not None else None
     if asset is None or asset.status != asset.Status.READY:
         return ""
-    rendition = asset.renditions.filter(purpose="grid").order_by("width").first()
+    grid = [r for r in asset.renditions.all() if r.purpose == "grid"]
+    rendition = min(grid, key=lambda r: r.width, default=None)
     return storage.url_for(key=rendition.key) if rendition else ""
 
 
 def profile(request: HttpRequest, username: str) -> HttpResponse:
-    person = _person_or_404(username)
-    pins = pin_list_for_owner(user=request.user, owner=person, limit=50)
-    following = (
-        request.user.is_authenticated
-        and UserFollow.objects.filter(follower=request.user, followee=person).exists()
-    )
-    return render(
+    person = _person_or_404(username, viewer=request.user)
+    try:
+        page = pin_page_for_owner(
+            user=request.user, owner=person, cursor=request.GET.get("cursor"), limit=PAGE_SIZE
+        )
+    except ValueError:
+        return broken_cursor(request)
+    # People made by createsuperuser or the admin have no profile row until they edit it.
+    person_profile = getattr(person, "profile", None)
+    if person_profile is not None and person_profile.avatar is not None:
+        # One query for the avatar's renditions (the rest of the page has its own).
+        prefetch_related_objects([person_profile.avatar], "renditions")
+    return render_grid_page(
         request,
         "accounts/user_detail.html",
-        {
-            "person": person,
-            "boards": board_list_for_owner(user=request.user, owner=person),
-            "cards": pin_cards(pins),
-            "sizes": GRID_SIZES,
-            "following": following,
-            "follower_count": person.followers.count(),
-            # People made by createsuperuser or the admin have no profile row until they edit it.
-            "avatar_url": avatar_url(getattr(person, "profile", None)),
-        },
+        pins=page.pins,
+        next_cursor=page.next_cursor,
+        person=person,
+        boards=board_list_for_owner(user=request.user, owner=person)
+        if not request.GET.get("partial")
+        else [],
+        following=person.viewer_follows,
+        follower_count=person.follower_count,
+        avatar_url=avatar_url(person_profile),
     )
 
 

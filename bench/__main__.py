@@ -28,6 +28,7 @@ AREAS = {
     "signing": ("bench.signing", True),
     "replicas": ("bench.replicas", False),  # starts the stack shapes it needs itself
     "thumbnails": ("bench.thumbnails", False),  # pure image code; no services
+    "tiering": ("bench.tiering", True),
 }
 
 

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
-from boards.models import Board, BoardCollaborator
+from boards.models import Board, BoardCollaborator, BoardFollow
 
 
 def board_get_visible(*, user, username: str, slug: str) -> Board:
-    """The board if ``user`` may see it; Board.DoesNotExist otherwise (a 404)."""
-    return (
-        Board.objects.visible_to(user)
-        .select_related("owner")
-        .get(owner__username__iexact=username, slug=slug)
-    )
+    """The board if ``user`` may see it; Board.DoesNotExist otherwise (a 404).
+
+    Annotated, in the same query, with ``viewer_follows`` and ``viewer_is_member`` (whether
+    ``user`` follows it and collaborates on it; False for visitors).
+    """
+    queryset = Board.objects.visible_to(user).select_related("owner")
+    if user is not None and user.is_authenticated:
+        queryset = queryset.annotate(
+            viewer_follows=Exists(BoardFollow.objects.filter(follower=user, board=OuterRef("pk"))),
+            viewer_is_member=Exists(
+                BoardCollaborator.objects.filter(user=user, board=OuterRef("pk"))
+            ),
+        )
+    else:
+        queryset = queryset.annotate(viewer_follows=Value(False), viewer_is_member=Value(False))
+    return queryset.get(owner__username__iexact=username, slug=slug)
 
 
 def board_list_for_owner(*, user, owner) -> list[Board]:

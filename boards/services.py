@@ -8,6 +8,7 @@ from django.db.models import Min
 from django.utils.text import slugify
 
 from boards.models import POSITION_GAP, Board, BoardCollaborator, BoardFollow, BoardPin
+from pins import page_cache
 
 
 def _slug_free(*, owner, name: str) -> str:
@@ -146,6 +147,7 @@ def board_pin_move(*, board: Board, pin_id: int, before_id: int | None) -> Board
                 BoardPin.objects.filter(board=board, pin_id=pid).update(
                     position=rank * POSITION_GAP
                 )
+            page_cache.content_changed()  # update() sends no signals
             moving.refresh_from_db()
             return moving
         moving.position = position

@@ -13,10 +13,10 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from boards import services
 from boards.forms import BoardForm, CollaboratorForm
-from boards.models import Board, BoardFollow
+from boards.models import Board
 from boards.selectors import board_get_visible
-from pins.selectors import pin_list_for_board
-from pins.views import GRID_SIZES, pin_cards
+from pins.selectors import pin_page_for_board
+from pins.views import PAGE_SIZE, broken_cursor, render_grid_page
 from pinsite.form_errors import form_add_service_errors
 
 
@@ -37,26 +37,29 @@ def _owned_board(request: HttpRequest, username: str, slug: str) -> Board:
 
 def board_detail(request: HttpRequest, username: str, slug: str) -> HttpResponse:
     board = _visible_board(request, username, slug)
-    pins = pin_list_for_board(user=request.user, board=board)
+    try:
+        page = pin_page_for_board(
+            user=request.user, board=board, cursor=request.GET.get("cursor"), limit=PAGE_SIZE
+        )
+    except ValueError:
+        return broken_cursor(request)
     user = request.user
-    can_add = services.board_can_add_pins(board=board, user=user)
-    return render(
+    is_owner = user.is_authenticated and board.owner_id == user.pk
+    can_add = is_owner or board.viewer_is_member
+    return render_grid_page(
         request,
         "boards/board_detail.html",
-        {
-            "board": board,
-            "cards": pin_cards(pins),
-            "sizes": GRID_SIZES,
-            "is_owner": user.is_authenticated and board.owner_id == user.pk,
-            "can_add": can_add,
-            "reorder_url": reverse("boards:reorder", args=[board.owner.username, board.slug])
-            if can_add
-            else "",
-            "following": user.is_authenticated
-            and BoardFollow.objects.filter(follower=user, board=board).exists(),
-            "members": board.memberships.select_related("user").order_by("user__username"),
-            "collaborator_form": CollaboratorForm(),
-        },
+        pins=page.pins,
+        next_cursor=page.next_cursor,
+        board=board,
+        is_owner=is_owner,
+        can_add=can_add,
+        reorder_url=reverse("boards:reorder", args=[board.owner.username, board.slug])
+        if can_add
+        else "",
+        following=board.viewer_follows,
+        members=board.memberships.select_related("user").order_by("user__username"),
+        collaborator_form=CollaboratorForm(),
     )
 
 

@@ -7,7 +7,20 @@ from django.utils.text import Truncator
 
 from accounts.admin import HTTPS_URL_FIELDS
 from pins import media, placeholders, services, storage
-from pins.models import MediaAsset, MediaRendition, PendingUpload, Pin, PinReport
+from pins.forms import TieringPolicyForm
+from pins.models import (
+    MediaAsset,
+    MediaRendition,
+    PendingUpload,
+    Pin,
+    PinReport,
+    StorageSnapshot,
+    StorageTier,
+    TieringPolicy,
+    TieringSweep,
+    TierTransition,
+)
+from pins.tier_sweep import tiering_policy_get
 
 
 def _thumbnail(asset: MediaAsset | None) -> str:
@@ -67,9 +80,20 @@ class MediaAssetAdmin(admin.ModelAdmin):
         "renditions_made",
         "failure",
         "storage_tier",
+        "tiering",
+        "read_rate_shown",
+        "last_accessed_at",
         "created_at",
     ]
-    list_filter = [NeedsAttentionFilter, "status", "kind", "format", "storage_tier"]
+    list_filter = [
+        NeedsAttentionFilter,
+        "status",
+        "kind",
+        "format",
+        "storage_tier",
+        "tier_pinned",
+        "tier_excluded",
+    ]
     list_select_related = ["owner"]
     search_fields = ["original_key", "content_hash", "owner__username", "failure_reason"]
     raw_id_fields = ["owner"]
@@ -82,9 +106,24 @@ class MediaAssetAdmin(admin.ModelAdmin):
         "placeholder_preview",
         "processed_at",
         "released_at",
+        # Tiers change through the sweep; staff pin or exclude with the list's actions.
+        "storage_tier",
+        "tier_changed_at",
+        "tier_pinned",
+        "tier_excluded",
+        "last_accessed_at",
+        "read_rate",
+        "read_rate_at",
+        "reads_total",
+        "restore_requested_at",
     ]
     inlines = [MediaRenditionInline]
-    actions = ["rebuild_renditions"]
+    actions = [
+        "rebuild_renditions",
+        *(f"pin_to_{tier.lower()}" for tier in services.TIER_PIN_CHOICES),
+        "exclude_from_tiering",
+        "include_in_tiering",
+    ]
 
     def get_queryset(self, request):
         return super().get_queryset(request).prefetch_related("renditions")
@@ -118,6 +157,69 @@ class MediaAssetAdmin(admin.ModelAdmin):
     def rebuild_renditions(self, request, queryset) -> None:
         count = services.media_asset_rebuild(asset_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Queued {count} asset(s) for rebuilding.", messages.SUCCESS)
+
+    @admin.display(description="Tiering")
+    def tiering(self, obj: MediaAsset) -> str:
+        if obj.tier_excluded:
+            return "excluded"
+        if obj.tier_pinned:
+            return f"pinned to {obj.tier_pinned}"
+        return "policy"
+
+    @admin.display(description="Reads/month", ordering="read_rate")
+    def read_rate_shown(self, obj: MediaAsset) -> str:
+        return f"{obj.read_rate:.1f}"
+
+    def _pin(self, request, queryset, tier: str) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        count = services.media_asset_tier_pin(asset_ids=ids, tier=tier)
+        when = (
+            "Tiering is off, so they move once it is turned on."
+            if tiering_policy_get().mode == TieringPolicy.Mode.OFF
+            else "Their objects move at the next sweep."
+        )
+        self.message_user(
+            request,
+            f"Pinned {count} asset(s) to {tier} ({len(ids) - count} already were). {when}",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Pin to STANDARD")
+    def pin_to_standard(self, request, queryset) -> None:
+        self._pin(request, queryset, StorageTier.STANDARD)
+
+    @admin.action(description="Pin to STANDARD_IA")
+    def pin_to_standard_ia(self, request, queryset) -> None:
+        self._pin(request, queryset, StorageTier.STANDARD_IA)
+
+    @admin.action(description="Pin to GLACIER_IR")
+    def pin_to_glacier_ir(self, request, queryset) -> None:
+        self._pin(request, queryset, StorageTier.GLACIER_IR)
+
+    @admin.action(description="Pin to GLACIER (archive: reads need a restore first)")
+    def pin_to_glacier(self, request, queryset) -> None:
+        self._pin(request, queryset, StorageTier.GLACIER)
+
+    @admin.action(description="Exclude from tiering (nothing moves)")
+    def exclude_from_tiering(self, request, queryset) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        count = services.media_asset_tier_exclude(asset_ids=ids, excluded=True)
+        self.message_user(
+            request,
+            f"Excluded {count} asset(s) from tiering; they stay in their current tier.",
+            messages.SUCCESS,
+        )
+
+    @admin.action(description="Include in tiering again (the policy decides; clears pins)")
+    def include_in_tiering(self, request, queryset) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        count = services.media_asset_tier_exclude(asset_ids=ids, excluded=False)
+        self.message_user(
+            request,
+            f"Handed {count} asset(s) back to the tiering policy; "
+            "any move happens at the next sweep.",
+            messages.SUCCESS,
+        )
 
 
 @admin.register(MediaRendition)
@@ -194,3 +296,79 @@ class PendingUploadAdmin(admin.ModelAdmin):
     raw_id_fields = ("owner", "asset")
     list_select_related = ("owner", "asset")
     date_hierarchy = "created_at"
+
+
+class HistoryAdmin(admin.ModelAdmin):
+    """Records the system writes (sweeps, transitions, snapshots): staff read them, never edit."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(TieringPolicy)
+class TieringPolicyAdmin(admin.ModelAdmin):
+    """The single policy row (pk 1); the storage dashboard edits it too, with the same checks."""
+
+    form = TieringPolicyForm
+    list_display = ["__str__", "infrequent_after_days", "archive_after_days", "updated_at"]
+    readonly_fields = ["updated_by", "updated_at"]
+    search_fields = ["mode"]
+
+    def has_add_permission(self, request) -> bool:
+        return not TieringPolicy.objects.exists()
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        values = {name: form.cleaned_data[name] for name in services.TIERING_POLICY_FIELDS}
+        policy = services.tiering_policy_update(user=request.user, **values)
+        obj.pk = policy.pk
+
+
+@admin.register(TieringSweep)
+class TieringSweepAdmin(HistoryAdmin):
+    list_display = [
+        "started_at",
+        "status",
+        "mode",
+        "dry_run",
+        "examined",
+        "moved",
+        "bytes_moved",
+        "s3_calls",
+        "expected_monthly_saving",
+    ]
+    list_filter = ["status", "mode", "dry_run"]
+    search_fields = ["error"]
+    date_hierarchy = "started_at"
+
+
+@admin.register(TierTransition)
+class TierTransitionAdmin(HistoryAdmin):
+    list_display = [
+        "key",
+        "from_tier",
+        "to_tier",
+        "cause",
+        "reason",
+        "expected_monthly_saving",
+        "created_at",
+    ]
+    list_filter = ["cause", "from_tier", "to_tier"]
+    search_fields = ["key"]
+    raw_id_fields = ["asset", "sweep"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(StorageSnapshot)
+class StorageSnapshotAdmin(HistoryAdmin):
+    list_display = ["day", "monthly_cost", "monthly_cost_all_standard", "monthly_cost_intelligent"]
+    date_hierarchy = "day"
+    search_fields = ["day"]

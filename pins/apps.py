@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class PinsConfig(AppConfig):
     name = "pins"
     verbose_name = "Pins and media"
+
+    def ready(self) -> None:
+        from pins import page_cache
+
+        page_cache.connect_signals()

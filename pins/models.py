@@ -6,6 +6,7 @@ from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Length
 from django.db.models.lookups import Exact
 from django.urls import reverse
+from django.utils import timezone
 
 from pinsite.constraints import http_url_check
 
@@ -16,6 +17,8 @@ class StorageTier(models.TextChoices):
     STANDARD = "STANDARD", "Standard"
     STANDARD_IA = "STANDARD_IA", "Standard-IA"
     GLACIER_IR = "GLACIER_IR", "Glacier Instant Retrieval"
+    # Reads need a restore first (hours on AWS); only staff pin objects here.
+    GLACIER = "GLACIER", "Glacier Flexible Retrieval (restore before reading)"
     INTELLIGENT_TIERING = "INTELLIGENT_TIERING", "Intelligent-Tiering (S3 decides)"
 
 
@@ -96,10 +99,38 @@ class MediaAsset(models.Model):
         help_text="ThumbHash of the image, base64: pages draw it while the thumbnail loads.",
     )
     storage_tier = models.CharField(
-        max_length=20, choices=StorageTier.choices, default=StorageTier.STANDARD
+        max_length=20,
+        choices=StorageTier.choices,
+        default=StorageTier.STANDARD,
+        help_text="Storage class of the original (renditions record their own).",
     )
-    tier_changed_at = models.DateTimeField(null=True, blank=True)
-    last_accessed_at = models.DateTimeField(null=True, blank=True)
+    tier_changed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last tier change; S3's minimum-duration clock restarts."
+    )
+    last_accessed_at = models.DateTimeField(
+        null=True, blank=True, help_text="Last time the app handed out a URL for its large view."
+    )
+    read_rate = models.FloatField(
+        default=0.0,
+        help_text="Reads a month, exponentially weighted (half-life 30 days), from the access "
+        "counters as of read_rate_at.",
+    )
+    read_rate_at = models.DateTimeField(null=True, blank=True)
+    reads_total = models.PositiveBigIntegerField(default=0)
+    tier_pinned = models.CharField(
+        max_length=20,
+        choices=StorageTier.choices,
+        blank=True,
+        help_text="Staff keep this asset's objects in this tier, whatever the policy says.",
+    )
+    tier_excluded = models.BooleanField(
+        default=False, help_text="Staff excluded this asset from tiering: nothing moves."
+    )
+    restore_requested_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A restore from an archive tier is under way; pages show it as preparing.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -135,6 +166,13 @@ class MediaAsset(models.Model):
                 | Q(Exact(Length("dominant_color"), 7), dominant_color__startswith="#"),
                 name="pins_mediaasset_dominant_color_hex",
             ),
+            models.CheckConstraint(
+                condition=Q(read_rate__gte=0), name="pins_mediaasset_read_rate_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(tier_pinned="") | Q(tier_excluded=False),
+                name="pins_mediaasset_tier_pinned_or_excluded",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "updated_at"], name="pins_asset_status_updated"),
@@ -167,6 +205,13 @@ class MediaRendition(models.Model):
     format = models.CharField(max_length=8, help_text="webp, jpeg, avif or mp4.")
     key = models.CharField(max_length=512, unique=True, help_text="Deterministic storage key.")
     byte_size = models.PositiveBigIntegerField()
+    storage_tier = models.CharField(
+        max_length=20,
+        choices=StorageTier.choices,
+        default=StorageTier.STANDARD,
+        help_text="Renditions under the minimum billable size (128 KB) always stay STANDARD.",
+    )
+    tier_changed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -360,3 +405,153 @@ class PendingUpload(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class TieringPolicy(models.Model):
+    """The tiering settings staff edit in the admin: one row (pk 1), made on first use.
+
+    The numbers are ``pins.tiering.Thresholds``; saving validates them there, so the admin and
+    the sweep agree on what is allowed. Prices stay in settings (``TIERING_PRICES``).
+    """
+
+    class Mode(models.TextChoices):
+        APP = "app", "pinsite moves objects by observed access"
+        INTELLIGENT = "intelligent", "S3 Intelligent-Tiering decides (new originals go there)"
+        OFF = "off", "Off: nothing moves"
+
+    mode = models.CharField(max_length=12, choices=Mode.choices, default=Mode.APP)
+    infrequent_after_days = models.PositiveIntegerField(
+        default=30, help_text="Days without access before STANDARD_IA is considered."
+    )
+    archive_after_days = models.PositiveIntegerField(
+        default=90, help_text="Days without access before GLACIER_IR is considered."
+    )
+    min_object_bytes = models.PositiveBigIntegerField(
+        default=128 * 1024, help_text="Smaller objects stay STANDARD (S3 bills them as 128 KB)."
+    )
+    horizon_days = models.PositiveIntegerField(
+        default=180, help_text="How far ahead a move's saving is counted."
+    )
+    promote_reads_per_month = models.FloatField(
+        default=1.0, help_text="Read rate from which moving back to a warmer tier is considered."
+    )
+    batch_size = models.PositiveIntegerField(
+        default=500, help_text="Assets per batch in a sweep (each batch is one transaction)."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        verbose_name_plural = "tiering policy"
+        constraints = [
+            models.CheckConstraint(condition=Q(pk=1), name="pins_tieringpolicy_single_row"),
+            models.CheckConstraint(
+                condition=Q(batch_size__gte=1, batch_size__lte=10_000),
+                name="pins_tieringpolicy_batch_size_range",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Tiering policy ({self.get_mode_display()})"
+
+
+class TieringSweep(models.Model):
+    """One run of the tiering sweep (or a dry run), with what it looked at and what it moved."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.RUNNING)
+    mode = models.CharField(max_length=12, choices=TieringPolicy.Mode.choices)
+    dry_run = models.BooleanField(default=False)
+    bytes_moved_on_storage = models.BooleanField(
+        default=True, help_text="False on local disk: tiers are recorded, no bytes move."
+    )
+    examined = models.PositiveBigIntegerField(default=0, help_text="Objects looked at.")
+    moved = models.PositiveBigIntegerField(default=0, help_text="Objects moved (or to move).")
+    bytes_moved = models.PositiveBigIntegerField(default=0)
+    s3_calls = models.PositiveBigIntegerField(default=0)
+    expected_monthly_saving = models.DecimalField(max_digits=14, decimal_places=6, default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status="running") | Q(finished_at__isnull=False),
+                name="pins_tieringsweep_finished_has_time",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        kind = "Dry run" if self.dry_run else "Sweep"
+        return f"{kind} {self.started_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+
+
+class TierTransition(models.Model):
+    """One object moved between storage tiers: from, to, when, why and what it should save."""
+
+    class Cause(models.TextChoices):
+        POLICY = "policy", "Policy (sweep)"
+        STAFF = "staff", "Pinned by staff"
+        RESTORE = "restore", "Restored on access"
+
+    asset = models.ForeignKey(MediaAsset, on_delete=models.CASCADE, related_name="transitions")
+    sweep = models.ForeignKey(
+        TieringSweep,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="transitions",
+    )
+    key = models.CharField(max_length=512, help_text="The object moved.")
+    object_bytes = models.PositiveBigIntegerField()
+    from_tier = models.CharField(max_length=20, choices=StorageTier.choices)
+    to_tier = models.CharField(max_length=20, choices=StorageTier.choices)
+    cause = models.CharField(max_length=8, choices=Cause.choices, default=Cause.POLICY)
+    reason = models.CharField(max_length=200)
+    expected_monthly_saving = models.DecimalField(
+        max_digits=14, decimal_places=8, help_text="$ a month, expected; negative if staff chose."
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(from_tier=F("to_tier")), name="pins_tiertransition_changes_tier"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], name="pins_tiertransition_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key}: {self.from_tier} -> {self.to_tier}"
+
+
+class StorageSnapshot(models.Model):
+    """The stored bytes and the monthly bill on one day, for the savings chart (one row a day)."""
+
+    day = models.DateField(unique=True)
+    objects_by_tier = models.JSONField(default=dict, help_text="{tier: object count}")
+    bytes_by_tier = models.JSONField(default=dict, help_text="{tier: bytes}")
+    monthly_cost = models.DecimalField(max_digits=14, decimal_places=4, help_text="$ as stored.")
+    monthly_cost_all_standard = models.DecimalField(max_digits=14, decimal_places=4)
+    monthly_cost_intelligent = models.DecimalField(
+        max_digits=14,
+        decimal_places=4,
+        help_text="$ if S3 Intelligent-Tiering held everything (monitoring fee included).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-day"]
+
+    def __str__(self) -> str:
+        return f"Storage on {self.day}"

@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -29,6 +30,11 @@ from storages.backends.s3 import S3Storage
 
 ALGORITHM = "AWS4-HMAC-SHA256"
 UNSIGNED_PAYLOAD = "UNSIGNED-PAYLOAD"
+
+
+# The storage class originals are written with (``pins.storage.put_bytes`` sets it for one
+# write; None: the bucket's default, STANDARD). INTELLIGENT_TIERING when S3 decides the tiers.
+original_storage_class: ContextVar[str | None] = ContextVar("original_storage_class", default=None)
 
 
 class MediaStorage(S3Storage):
@@ -44,6 +50,9 @@ class MediaStorage(S3Storage):
         if name.startswith("originals/"):
             params.setdefault("ContentDisposition", "attachment")
             params.setdefault("CacheControl", "private, max-age=86400")
+            storage_class = original_storage_class.get()
+            if storage_class:
+                params.setdefault("StorageClass", storage_class)
         elif name.startswith("renditions/"):
             params.setdefault("ContentDisposition", "inline")
             params.setdefault("CacheControl", "private, max-age=31536000, immutable")

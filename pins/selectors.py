@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import re
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -12,6 +11,8 @@ from django.db import connection
 from django.db.models import (
     Case,
     Exists,
+    F,
+    FloatField,
     OuterRef,
     Prefetch,
     Q,
@@ -20,56 +21,83 @@ from django.db.models import (
     When,
     prefetch_related_objects,
 )
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import UserFollow
 from boards.models import Board, BoardFollow, BoardPin
+from pins import page_cache
 from pins.models import MediaRendition, Pin
 
 MAX_SEARCH_WORDS = 8
 WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def _with_media(queryset: QuerySet[Pin]) -> QuerySet[Pin]:
-    """Everything a card needs in two queries: the pin, its owner and media (one join), and the
-    renditions (one prefetch). ``on_public_board`` decides how long its media URLs live."""
-    return (
-        queryset.select_related("media", "owner")
-        .annotate(
-            on_public_board=Exists(
-                BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False)
-            )
-        )
-        .prefetch_related(
-            Prefetch("media__renditions", queryset=MediaRendition.objects.order_by("width"))
-        )
+def _card_rows(queryset: QuerySet[Pin]) -> QuerySet[Pin]:
+    """The pin, its owner and media in one query; renditions come with ``_prefetch_renditions``."""
+    return queryset.select_related("media", "owner").annotate(
+        on_public_board=Exists(BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False))
     )
 
 
+def _prefetch_renditions(pins: list[Pin]) -> None:
+    """The renditions of every pin in ``pins`` (a whole page, any mix) in one query."""
+    prefetch_related_objects(
+        pins, Prefetch("media__renditions", queryset=MediaRendition.objects.order_by("width"))
+    )
+
+
+def _pins_in_order(*, user, ids: list[int]) -> list[Pin]:
+    """The pins of ``ids`` that ``user`` may see *now*, in the order of ``ids``: a cached id list
+    always goes back through the visibility gate, so it can never show a pin that became secret."""
+    if not ids:
+        return []
+    by_pk = {pin.pk: pin for pin in _card_rows(Pin.objects.visible_to(user).filter(pk__in=ids))}
+    return [by_pk[pk] for pk in ids if pk in by_pk]
+
+
 def pin_get_visible(*, user, pk: int) -> Pin:
-    """The pin if ``user`` may see it; Pin.DoesNotExist otherwise (shown as 404, never 403)."""
-    return _with_media(Pin.objects.visible_to(user)).get(pk=pk)
+    """The pin if ``user`` may see it; Pin.DoesNotExist otherwise (shown as 404, never 403).
+    Its renditions are not loaded: the pin page fetches them with the rest of the page's."""
+    return _card_rows(Pin.objects.visible_to(user)).get(pk=pk)
 
 
-def pin_parent_visible(*, user, pin: Pin) -> Pin | None:
-    """Where ``pin`` was saved from, only if ``user`` may see that pin (a secret origin stays hidden)."""
-    if pin.parent_id is None:
-        return None
-    return Pin.objects.visible_to(user).select_related("owner").filter(pk=pin.parent_id).first()
+@dataclass(frozen=True)
+class PinPageNeighbours:
+    parent: Pin | None  # where the pin was saved from, if the viewer may see it
+    saves: list[Pin]  # its newest saves the viewer may see: "who saved it"
+    related: list[Pin]  # "more like this", best first
 
 
-def pin_saves_visible(*, user, pin: Pin, limit: int = 12) -> list[Pin]:
-    """Saves of ``pin`` that ``user`` may see, with their owners: "who saved it"."""
-    return list(
-        Pin.objects.visible_to(user)
-        .filter(parent=pin)
-        .select_related("owner")
-        .order_by("-created_at", "-id")[:limit]
+def pin_page_neighbours(*, user, pin: Pin, saves_limit: int = 12) -> PinPageNeighbours:
+    """Everything the pin page shows around ``pin``, in at most three queries whatever the counts:
+    the related ids (cached), one query for the visible parent, saves and related pins together,
+    and one for the renditions of all of them and of ``pin`` itself."""
+    related_ids = pin_related_ids(user=user, pin=pin)
+    visible = Pin.objects.visible_to(user)
+    newest_saves = visible.filter(parent=pin).order_by("-created_at", "-id").values("pk")
+    wanted = Q(pk__in=related_ids) | Q(pk__in=newest_saves[:saves_limit])
+    if pin.parent_id is not None:
+        wanted |= Q(pk=pin.parent_id)
+    rows = list(_card_rows(visible.filter(wanted)))
+    _prefetch_renditions([pin, *rows])
+    by_pk = {row.pk: row for row in rows}
+    saves = sorted(
+        (row for row in rows if row.parent_id == pin.pk),
+        key=lambda row: (row.created_at, row.pk),
+        reverse=True,
+    )
+    return PinPageNeighbours(
+        parent=by_pk.get(pin.parent_id) if pin.parent_id else None,
+        saves=saves[:saves_limit],
+        related=[by_pk[pk] for pk in related_ids if pk in by_pk],
     )
 
 
 def pin_list_by_ids(*, user, ids: list[int]) -> list[Pin]:
-    return list(_with_media(Pin.objects.visible_to(user).filter(pk__in=ids)))
+    pins = _pins_in_order(user=user, ids=ids)
+    _prefetch_renditions(pins)
+    return pins
 
 
 def pin_for_asset(*, user, asset) -> Pin | None:
@@ -77,19 +105,97 @@ def pin_for_asset(*, user, asset) -> Pin | None:
     return Pin.objects.filter(owner=user, media=asset).order_by("created_at").first()
 
 
-def pin_list_for_board(*, user, board, limit: int = 200) -> list[Pin]:
-    """The pins on ``board`` that ``user`` may see, in the board's order."""
-    queryset = (
-        Pin.objects.visible_to(user)
-        .filter(placements__board=board)
-        .order_by("placements__position", "placements__id")
+@dataclass(frozen=True)
+class GridPage:
+    pins: list[Pin]
+    next_cursor: str | None
+
+
+def _keyset_encode(*values) -> str:
+    raw = "|".join("" if value is None else str(value) for value in values)
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def _keyset_decode(cursor: str, *types) -> tuple:
+    """The values of a cursor made by ``_keyset_encode``; ValueError when it is malformed."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        parts = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ValueError("malformed cursor") from error
+    if len(parts) != len(types):
+        raise ValueError("malformed cursor")
+    return tuple(kind(part) for kind, part in zip(types, parts, strict=True))
+
+
+def _cached_grid_page(
+    kind: str, *, user, parts: tuple, compute, follows: bool = False
+) -> tuple[list[Pin], dict]:
+    """One page of a grid: its ids from the cache when current (the pins are then loaded by id
+    through the visibility gate), else ``compute()`` -> (pins, extra) and its ids are kept.
+    Returns the pins with renditions, and ``extra`` (plain data stored with the ids)."""
+    slot = page_cache.entry(kind, viewer=user, parts=parts, follows=follows)
+    if slot.value is not None:
+        pins = _pins_in_order(user=user, ids=slot.value["ids"])
+        extra = slot.value["extra"]
+    else:
+        pins, extra = compute()
+        slot.store({"ids": [pin.pk for pin in pins], "extra": extra})
+    _prefetch_renditions(pins)
+    return pins, extra
+
+
+def pin_page_for_board(*, user, board, cursor: str | None = None, limit: int = 50) -> GridPage:
+    """A page of the pins on ``board`` that ``user`` may see, in the board's order.
+
+    Keyset pagination on (position, placement id), so page 1,000 costs what page 1 does. Raises
+    ValueError for a malformed cursor.
+    """
+    after = _keyset_decode(cursor, int, int) if cursor else None
+
+    def compute():
+        # One filter() call: the board, the order and the cursor all use the same placement join.
+        placement = Q(placements__board=board)
+        if after is not None:
+            position, placement_id = after
+            placement &= Q(placements__position__gt=position) | Q(
+                placements__position=position, placements__id__gt=placement_id
+            )
+        rows = list(
+            _card_rows(Pin.objects.visible_to(user).filter(placement))
+            .annotate(board_position=F("placements__position"), placement_id=F("placements__id"))
+            .order_by("placements__position", "placements__id")[: limit + 1]
+        )
+        more = len(rows) > limit
+        last = rows[limit - 1] if more else None
+        next_cursor = _keyset_encode(last.board_position, last.placement_id) if last else None
+        return rows[:limit], {"next": next_cursor}
+
+    pins, extra = _cached_grid_page(
+        "board", user=user, parts=(board.pk, cursor, limit), compute=compute
     )
-    return list(_with_media(queryset)[:limit])
+    return GridPage(pins, extra["next"])
 
 
-def pin_list_for_owner(*, user, owner, limit: int = 50) -> list[Pin]:
-    queryset = Pin.objects.visible_to(user).filter(owner=owner).order_by("-created_at", "-id")
-    return list(_with_media(queryset)[:limit])
+def pin_page_for_owner(*, user, owner, cursor: str | None = None, limit: int = 50) -> GridPage:
+    """A page of ``owner``'s pins that ``user`` may see, newest first; keyset pagination on
+    (created_at, id). Raises ValueError for a malformed cursor."""
+    after = _keyset_decode(cursor, datetime.fromisoformat, int) if cursor else None
+
+    def compute():
+        queryset = Pin.objects.visible_to(user).filter(owner=owner)
+        if after is not None:
+            stamp, pk = after
+            queryset = queryset.filter(Q(created_at__lt=stamp) | Q(created_at=stamp, id__lt=pk))
+        rows = list(_card_rows(queryset).order_by("-created_at", "-id")[: limit + 1])
+        last = rows[limit - 1] if len(rows) > limit else None
+        next_cursor = _keyset_encode(last.created_at.isoformat(), last.pk) if last else None
+        return rows[:limit], {"next": next_cursor}
+
+    pins, extra = _cached_grid_page(
+        "profile", user=user, parts=(owner.pk, cursor, limit), compute=compute
+    )
+    return GridPage(pins, extra["next"])
 
 
 # --- Home feed -------------------------------------------------------------------------------
@@ -166,8 +272,9 @@ def pin_feed_for_user(*, user, cursor: str | None = None, limit: int = 30) -> Fe
     3. everything else ``user`` may see.
 
     Keyset pagination within each part, so page 1,000 costs what page 1 does; the cursor fixes the
-    freshness boundary, so a pin never moves between parts while someone scrolls. The renditions of
-    the whole page are fetched in one query. Raises ValueError for a malformed cursor.
+    freshness boundary, so a pin never moves between parts while someone scrolls. The page's ids
+    are cached per viewer (``pins.page_cache``); the renditions of the whole page are fetched in
+    one query. Raises ValueError for a malformed cursor.
     """
     authenticated = user is not None and user.is_authenticated
     phases = PHASES if authenticated else PHASES[1:]
@@ -178,49 +285,43 @@ def pin_feed_for_user(*, user, cursor: str | None = None, limit: int = 30) -> Fe
     )
     if position.phase not in phases:
         raise ValueError("feed phase not available")
-    following = _following_condition(user) if authenticated else Q(pk__in=[])
-    hot = _fresh_popular_condition(position.fresh_since)
-    conditions = {"f": following, "h": ~following & hot, "p": ~following & ~hot}
-    visible = (
-        Pin.objects.visible_to(user)
-        .select_related("media", "owner")
-        .annotate(
-            on_public_board=Exists(
-                BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False)
-            )
-        )
-        .order_by("-created_at", "-id")
-    )
 
-    pins: list[Pin] = []
-    following_count = 0
-    next_cursor = None
-    for phase in phases[phases.index(position.phase) :]:
-        wanted = limit - len(pins)
-        start = (
-            position
-            if phase == position.phase
-            else _Cursor(phase, None, None, position.fresh_since)
-        )
-        found = list(_after(visible.filter(conditions[phase]), start)[: wanted + 1])
-        pins += found[:wanted]
-        if phase == "f":
-            following_count = len(found[:wanted])
-        if len(found) > wanted:
-            last = pins[-1]
-            next_cursor = _cursor_encode(
-                _Cursor(phase, last.created_at, last.pk, position.fresh_since)
+    def compute():
+        following = _following_condition(user) if authenticated else Q(pk__in=[])
+        hot = _fresh_popular_condition(position.fresh_since)
+        conditions = {"f": following, "h": ~following & hot, "p": ~following & ~hot}
+        visible = _card_rows(Pin.objects.visible_to(user)).order_by("-created_at", "-id")
+        pins: list[Pin] = []
+        following_count = 0
+        next_cursor = None
+        for phase in phases[phases.index(position.phase) :]:
+            wanted = limit - len(pins)
+            start = (
+                position
+                if phase == position.phase
+                else _Cursor(phase, None, None, position.fresh_since)
             )
-            break
-        if len(pins) == limit and phase != phases[-1]:
-            # Full exactly at a part's end: the next page starts the next part.
-            next_phase = phases[phases.index(phase) + 1]
-            next_cursor = _cursor_encode(_Cursor(next_phase, None, None, position.fresh_since))
-            break
-    prefetch_related_objects(
-        pins, Prefetch("media__renditions", queryset=MediaRendition.objects.order_by("width"))
+            found = list(_after(visible.filter(conditions[phase]), start)[: wanted + 1])
+            pins += found[:wanted]
+            if phase == "f":
+                following_count = len(found[:wanted])
+            if len(found) > wanted:
+                last = pins[-1]
+                next_cursor = _cursor_encode(
+                    _Cursor(phase, last.created_at, last.pk, position.fresh_since)
+                )
+                break
+            if len(pins) == limit and phase != phases[-1]:
+                # Full exactly at a part's end: the next page starts the next part.
+                next_phase = phases[phases.index(phase) + 1]
+                next_cursor = _cursor_encode(_Cursor(next_phase, None, None, position.fresh_since))
+                break
+        return pins, {"next": next_cursor, "following": following_count}
+
+    pins, extra = _cached_grid_page(
+        "feed", user=user, parts=(cursor, limit), compute=compute, follows=True
     )
-    return FeedPage(pins, next_cursor, following_count)
+    return FeedPage(pins, extra["next"], extra["following"])
 
 
 # --- Search and "more like this" ---------------------------------------------------------------
@@ -253,16 +354,50 @@ def board_search_vector():
     return SearchVector("name", "description", config=SEARCH_CONFIG)
 
 
-def pin_search(*, user, query: str, limit: int = 50) -> list[Pin]:
+def pin_search_page(*, user, query: str, cursor: str | None = None, limit: int = 50) -> GridPage:
     """Pins whose title, description or boards' names hold every word of ``query``, best first.
 
-    PostgreSQL: full-text search on a stored, GIN-indexed tsvector (English stemming), ranked.
+    PostgreSQL: full-text search on the GIN-indexed tsvector (English stemming), ranked.
     SQLite: every word must appear (case-insensitive) in the title, description or a board name;
-    title matches rank first.
+    title matches rank first. Keyset pagination on (rank, created_at, id). Raises ValueError for a
+    malformed cursor.
     """
     words = search_words(query)
     if not words:
-        return []
+        return GridPage([], None)
+    after = _keyset_decode(cursor, float, datetime.fromisoformat, int) if cursor else None
+
+    def compute():
+        queryset = _search_ranked(user=user, words=words)
+        if after is not None:
+            rank, stamp, pk = after
+            queryset = queryset.filter(
+                Q(rank__lt=rank)
+                | Q(rank=rank, created_at__lt=stamp)
+                | Q(rank=rank, created_at=stamp, id__lt=pk)
+            )
+        rows = list(_card_rows(queryset)[: limit + 1])
+        last = rows[limit - 1] if len(rows) > limit else None
+        next_cursor = (
+            # repr() keeps every bit of the rank, so the next page starts exactly after this one.
+            _keyset_encode(repr(float(last.rank)), last.created_at.isoformat(), last.pk)
+            if last
+            else None
+        )
+        return rows[:limit], {"next": next_cursor}
+
+    pins, extra = _cached_grid_page(
+        "search", user=user, parts=(tuple(words), cursor, limit), compute=compute
+    )
+    return GridPage(pins, extra["next"])
+
+
+def pin_search(*, user, query: str, limit: int = 50) -> list[Pin]:
+    """The first page of ``pin_search_page``."""
+    return pin_search_page(user=user, query=query, limit=limit).pins
+
+
+def _search_ranked(*, user, words: list[str]) -> QuerySet[Pin]:
     visible = Pin.objects.visible_to(user)
     if _postgres():
         from django.contrib.postgres.search import SearchQuery, SearchRank
@@ -276,39 +411,45 @@ def pin_search(*, user, query: str, limit: int = 50) -> list[Pin]:
         on_matching_board = Exists(
             BoardPin.objects.filter(pin=OuterRef("pk"), board__in=matching_boards.values("pk"))
         )
-        queryset = (
+        return (
             visible.annotate(document=pin_search_vector())
             .filter(Q(document=search) | on_matching_board)
-            .annotate(rank=SearchRank(pin_search_vector(), search))
+            # As double precision: a real (float4) rank would come back rounded to its shortest
+            # text, and the next page's "rank below this" would start over.
+            .annotate(rank=Cast(SearchRank(pin_search_vector(), search), FloatField()))
             .order_by("-rank", "-created_at", "-id")
         )
-    else:
-        queryset = visible
-        for word in words:
-            queryset = queryset.filter(
-                Q(title__icontains=word)
-                | Q(description__icontains=word)
-                | Exists(BoardPin.objects.filter(pin=OuterRef("pk"), board__name__icontains=word))
-            )
-        # Rank: how many of the words are in the title, then newest.
-        title_hits = sum(
-            (Case(When(title__icontains=word, then=Value(1)), default=Value(0)) for word in words),
-            start=Value(0),
+    queryset = visible
+    for word in words:
+        queryset = queryset.filter(
+            Q(title__icontains=word)
+            | Q(description__icontains=word)
+            | Exists(BoardPin.objects.filter(pin=OuterRef("pk"), board__name__icontains=word))
         )
-        queryset = queryset.annotate(rank=title_hits).order_by("-rank", "-created_at", "-id")
-    return list(_with_media(queryset)[:limit])
+    # Rank: how many of the words are in the title, then newest.
+    title_hits = sum(
+        (Case(When(title__icontains=word, then=Value(1)), default=Value(0)) for word in words),
+        start=Value(0),
+    )
+    return queryset.annotate(rank=title_hits).order_by("-rank", "-created_at", "-id")
 
 
-def pin_related(*, user, pin: Pin, limit: int = 24) -> list[Pin]:
-    """ "More like this": ranked by shared boards (3 each), shared savers (2) and title words (1)."""
+RELATED_CANDIDATES = 300  # per signal: shared boards, shared savers, title words
+
+
+def pin_related_ids(*, user, pin: Pin, limit: int = 24) -> list[int]:
+    """ "More like this": ids ranked by shared boards (3 each), shared savers (2) and title words
+    (1), then newest; one query, cached per viewer until content changes."""
+    slot = page_cache.entry("related", viewer=user, parts=(pin.pk, limit))
+    if slot.value is not None:
+        return slot.value
     visible = Pin.objects.visible_to(user).exclude(media_id=pin.media_id)
-    scores: Counter[int] = Counter()
     boards = Board.objects.visible_to(user).filter(placements__pin=pin).values("pk")
-    for pk in visible.filter(placements__board__in=boards).values_list("pk", flat=True)[:300]:
-        scores[pk] += 3
     savers = Pin.objects.filter(media_id=pin.media_id).values("owner")
-    for pk in visible.filter(owner__in=savers).values_list("pk", flat=True)[:300]:
-        scores[pk] += 2
+    signals = [
+        (3, visible.filter(placements__board__in=boards)),
+        (2, visible.filter(owner__in=savers)),
+    ]
     words = [w for w in search_words(pin.title) if len(w) > 2]
     if words:
         if _postgres():
@@ -321,9 +462,28 @@ def pin_related(*, user, pin: Pin, limit: int = 24) -> list[Pin]:
             for word in words:
                 any_word |= Q(title__icontains=word)
             matches = visible.filter(any_word)
-        for pk in matches.values_list("pk", flat=True)[:300]:
-            scores[pk] += 1
-    ranked = [pk for pk, _ in sorted(scores.items(), key=lambda item: (-item[1], -item[0]))]
-    ranked = ranked[:limit]
-    by_pk = {p.pk: p for p in _with_media(Pin.objects.filter(pk__in=ranked))}
-    return [by_pk[pk] for pk in ranked if pk in by_pk]
+        signals.append((1, matches))
+    # Each signal is capped, as a subquery; the score sums the signals a candidate is in.
+    capped = [(points, qs.values("pk")[:RELATED_CANDIDATES]) for points, qs in signals]
+    candidates = Q()
+    for _, ids in capped:
+        candidates |= Q(pk__in=ids)
+    score = sum(
+        (Case(When(pk__in=ids, then=Value(points)), default=Value(0)) for points, ids in capped),
+        start=Value(0),
+    )
+    ranked = list(
+        Pin.objects.filter(candidates)
+        .annotate(score=score)
+        .order_by("-score", "-id")
+        .values_list("pk", flat=True)[:limit]
+    )
+    slot.store(ranked)
+    return ranked
+
+
+def pin_related(*, user, pin: Pin, limit: int = 24) -> list[Pin]:
+    """The related pins themselves (with renditions), best first."""
+    pins = _pins_in_order(user=user, ids=pin_related_ids(user=user, pin=pin, limit=limit))
+    _prefetch_renditions(pins)
+    return pins

@@ -7,14 +7,24 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from boards.models import Board
 from boards.services import board_pin_add
-from pins import media, storage, video
-from pins.models import MediaAsset, MediaRendition, PendingUpload, Pin, PinReport
+from pins import media, page_cache, storage, video
+from pins.models import (
+    MediaAsset,
+    MediaRendition,
+    PendingUpload,
+    Pin,
+    PinReport,
+    StorageTier,
+    TieringPolicy,
+)
+from pins.tiering import Thresholds
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +62,8 @@ def media_asset_create(*, owner, data: bytes) -> MediaAsset:
         return existing
 
     key = storage.original_key_new(fmt=fmt)
-    storage.put_bytes(key=key, data=cleaned, fmt=fmt)
+    tier = tiering_upload_tier()
+    storage.put_bytes(key=key, data=cleaned, fmt=fmt, storage_class=_write_class(tier))
     try:
         with transaction.atomic():
             asset = MediaAsset.objects.create(
@@ -63,6 +74,7 @@ def media_asset_create(*, owner, data: bytes) -> MediaAsset:
                 format=fmt,
                 width=width,
                 height=height,
+                storage_tier=tier,
                 **fields,
             )
             is_video = asset.kind == MediaAsset.Kind.VIDEO
@@ -167,7 +179,8 @@ def _asset_from_upload(*, owner, key: str, max_bytes: int) -> MediaAsset:
     if existing is not None:
         return existing
     target = storage.original_key_new(fmt=fmt)
-    storage.copy(source=key, target=target, fmt=fmt)
+    tier = tiering_upload_tier()
+    storage.copy(source=key, target=target, fmt=fmt, storage_class=_write_class(tier))
     is_video = fields["kind"] == MediaAsset.Kind.VIDEO
     try:
         with transaction.atomic():
@@ -179,6 +192,7 @@ def _asset_from_upload(*, owner, key: str, max_bytes: int) -> MediaAsset:
                 format=fmt,
                 width=width,
                 height=height,
+                storage_tier=tier,
                 **fields,
             )
             transaction.on_commit(lambda: _enqueue_processing(asset.pk, video=is_video))
@@ -248,6 +262,21 @@ def _enqueue_processing(asset_id: int, *, video: bool = False) -> None:
         )
 
 
+def tiering_upload_tier() -> str:
+    """The storage class new originals are written in: INTELLIGENT_TIERING when the tiering
+    policy lets S3 decide, else STANDARD."""
+    from pins.tier_sweep import tiering_policy_get
+
+    if tiering_policy_get().mode == TieringPolicy.Mode.INTELLIGENT:
+        return StorageTier.INTELLIGENT_TIERING
+    return StorageTier.STANDARD
+
+
+def _write_class(tier: str) -> str | None:
+    """The StorageClass to write an original with (None: the bucket's default, STANDARD)."""
+    return tier if tier == StorageTier.INTELLIGENT_TIERING else None
+
+
 class MediaAssetBusy(Exception):
     """Another run holds the asset's row lock; try again shortly (the task retries)."""
 
@@ -267,7 +296,8 @@ def media_asset_process(*, asset_id: int) -> MediaAsset | None:
     becomes ready in the same transaction. Safe to run twice or concurrently: a second run finds
     the work done, or the row locked and raises MediaAssetBusy. A file that is the problem marks
     the asset failed and removes the file; storage and database errors propagate (the task
-    retries them) after the asset is put back to pending. Returns None if the asset is gone.
+    retries them) after the asset is put back to pending, and so does an original in an archive
+    tier, whose restore is requested first. Returns None if the asset is gone.
     """
     asset = _media_asset_claim(asset_id=asset_id)
     if asset is None or asset.status != MediaAsset.Status.PROCESSING:
@@ -276,7 +306,12 @@ def media_asset_process(*, asset_id: int) -> MediaAsset | None:
         return _media_asset_build(asset_id=asset_id)
     except MediaAssetBusy:
         raise
-    except BaseException:
+    except BaseException as error:
+        if isinstance(error, storage.ObjectArchived):
+            # The original sits in an archive tier: restore it; the task retries later.
+            from pins.tier_restore import tier_restore_request
+
+            tier_restore_request(asset_id=asset_id)
         # Back to pending, so the retry does not count as an interrupted run.
         try:
             MediaAsset.objects.filter(pk=asset_id, status=MediaAsset.Status.PROCESSING).update(
@@ -404,7 +439,10 @@ def _media_asset_replace_master(asset: MediaAsset, master: bytes, fmt: str) -> N
     """Store the cleaned original (call holding the row lock). A converted format gets a key
     with the same name and the new extension; the old object goes after the commit."""
     key = storage.original_key_with_format(key=asset.original_key, fmt=fmt)
-    storage.put_bytes(key=key, data=master, fmt=fmt)
+    storage.put_bytes(key=key, data=master, fmt=fmt, storage_class=_write_class(asset.storage_tier))
+    if _write_class(asset.storage_tier) is None and asset.storage_tier != StorageTier.STANDARD:
+        # A rewrite lands in STANDARD; the next tiering sweep decides again.
+        asset.storage_tier, asset.tier_changed_at = StorageTier.STANDARD, timezone.now()
     storage.purge_old_versions(key=key)
     if key != asset.original_key:
         old_key = asset.original_key
@@ -601,7 +639,98 @@ def pin_moderate(*, pin_ids: list[int], state: str, note: str = "") -> int:
     changes = {"moderation_state": state, "updated_at": timezone.now()}
     if note:
         changes["moderation_note"] = note
-    return Pin.objects.filter(pk__in=pin_ids).exclude(moderation_state=state).update(**changes)
+    changed = Pin.objects.filter(pk__in=pin_ids).exclude(moderation_state=state).update(**changes)
+    page_cache.content_changed()  # update() sends no signals
+    return changed
+
+
+# --- Tiering: staff choices ------------------------------------------------------------------
+
+# Tiers staff may pin an asset to (INTELLIGENT_TIERING is the policy's mode, not a pin).
+TIER_PIN_CHOICES = [
+    StorageTier.STANDARD,
+    StorageTier.STANDARD_IA,
+    StorageTier.GLACIER_IR,
+    StorageTier.GLACIER,
+]
+
+
+def media_asset_tier_pin(*, asset_ids: list[int], tier: str) -> int:
+    """Keep these assets' objects in ``tier`` whatever the policy says (staff). The objects move
+    at the next sweep. A pin replaces an exclusion (the database allows one or the other).
+    Returns how many assets changed."""
+    if tier not in TIER_PIN_CHOICES:
+        raise ValidationError(f"Assets cannot be pinned to {tier!r}.", code="invalid_tier")
+    return (
+        MediaAsset.objects.filter(pk__in=asset_ids)
+        .exclude(tier_pinned=tier)
+        .update(tier_pinned=tier, tier_excluded=False, updated_at=timezone.now())
+    )
+
+
+def media_asset_tier_exclude(*, asset_ids: list[int], excluded: bool) -> int:
+    """``excluded=True``: nothing of these assets moves any more (clears a pin). ``False``: hand
+    them back to the policy (clears the exclusion and any pin). Returns how many changed."""
+    changed = Q(tier_excluded=not excluded) | ~Q(tier_pinned="")
+    return MediaAsset.objects.filter(changed, pk__in=asset_ids).update(
+        tier_excluded=excluded, tier_pinned="", updated_at=timezone.now()
+    )
+
+
+TIERING_THRESHOLD_FIELDS = [
+    "infrequent_after_days",
+    "archive_after_days",
+    "min_object_bytes",
+    "horizon_days",
+    "promote_reads_per_month",
+]
+TIERING_POLICY_FIELDS = ["mode", *TIERING_THRESHOLD_FIELDS, "batch_size"]
+
+
+def tiering_policy_check(*, values: dict) -> None:
+    """Raise ValidationError, by field, for policy values the sweep would refuse: the numbers
+    are ``pins.tiering.Thresholds`` and its checks are the rule."""
+    errors: dict[str, list[str]] = {}
+    if values.get("mode") not in TieringPolicy.Mode.values:
+        errors["mode"] = ["Choose how objects are tiered."]
+    batch_size = values.get("batch_size")
+    if batch_size is None or not 1 <= batch_size <= 10_000:
+        errors["batch_size"] = ["Batch size must be between 1 and 10,000."]
+    try:
+        Thresholds(**{name: values.get(name) for name in TIERING_THRESHOLD_FIELDS})
+    except TypeError:  # a threshold left empty
+        errors[NON_FIELD_ERRORS] = ["Every threshold needs a number."]
+    except ValueError as error:
+        # Thresholds says "<field> must ...; <field> cannot ...": each part to its field.
+        for problem in str(error).split("; "):
+            field = problem.split(" ", 1)[0]
+            if field not in TIERING_THRESHOLD_FIELDS:
+                field = NON_FIELD_ERRORS
+            errors.setdefault(field, []).append(problem)
+    if errors:
+        raise ValidationError(
+            {
+                field: [ValidationError(message, code="invalid") for message in messages]
+                for field, messages in errors.items()
+            }
+        )
+
+
+def tiering_policy_update(*, user, **values) -> TieringPolicy:
+    """Change the tiering policy (staff). Checked as a whole first (``tiering_policy_check``):
+    a refused change raises ValidationError and changes nothing."""
+    unknown = set(values) - set(TIERING_POLICY_FIELDS)
+    if unknown:
+        raise ValueError(f"not policy fields: {sorted(unknown)}")
+    with transaction.atomic():
+        policy, _ = TieringPolicy.objects.select_for_update().get_or_create(pk=1)
+        merged = {name: values.get(name, getattr(policy, name)) for name in TIERING_POLICY_FIELDS}
+        tiering_policy_check(values=merged)
+        for name, value in merged.items():
+            setattr(policy, name, value)
+        policy.updated_by = user
+        policy.save()
+    return policy
 
 
 def pin_delete(*, pin: Pin) -> None:

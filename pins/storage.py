@@ -47,14 +47,19 @@ def rendition_key(*, original_key: str, purpose: str, width: int, fmt: str) -> s
     return f"renditions/{stem[:2]}/{stem}/{purpose}-{width}.{fmt}"
 
 
-def put_bytes(*, key: str, data: bytes, fmt: str) -> str:
-    """Store ``data`` under exactly ``key``; return the key. Content-Type comes from the sniffed format."""
+def put_bytes(*, key: str, data: bytes, fmt: str, storage_class: str | None = None) -> str:
+    """Store ``data`` under exactly ``key``; return the key. Content-Type comes from the sniffed
+    format. ``storage_class`` (an original's, on S3) defaults to the bucket's, STANDARD."""
     content = ContentFile(data)
     content.content_type = CONTENT_TYPES.get(fmt, "application/octet-stream")
     if default_storage.exists(key):
         # Deterministic keys: same key means same derivative, so a re-run replaces it in place.
         default_storage.delete(key)
-    saved = default_storage.save(key, content)
+    token = s3.original_storage_class.set(storage_class)
+    try:
+        saved = default_storage.save(key, content)
+    finally:
+        s3.original_storage_class.reset(token)
     if saved != key:
         raise RuntimeError(f"storage renamed {key!r} to {saved!r}; keys must be exact")
     return saved
@@ -68,13 +73,16 @@ def original_key_with_format(*, key: str, fmt: str) -> str:
 
 
 def read_bytes(*, key: str) -> bytes:
-    """The object's bytes. Raises FileNotFoundError when there is no such object."""
+    """The object's bytes. Raises FileNotFoundError when there is no such object, and
+    ObjectArchived when it must be restored from an archive tier first."""
     try:
         with default_storage.open(key, "rb") as handle:
             return handle.read()
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
             raise FileNotFoundError(key) from error
+        if _is_archived_error(error):
+            raise ObjectArchived(key) from error
         raise
 
 
@@ -230,17 +238,160 @@ def sha256_of(*, key: str, chunk_bytes: int = 1024 * 1024) -> str:
     return digest.hexdigest()
 
 
-def copy(*, source: str, target: str, fmt: str) -> None:
-    """Server-side copy with the sniffed Content-Type and the target's headers (no bytes via us)."""
+def copy(*, source: str, target: str, fmt: str, storage_class: str | None = None) -> None:
+    """Server-side copy with the sniffed Content-Type and the target's headers (no bytes via us),
+    into ``storage_class`` (default STANDARD)."""
     _client().copy_object(
         Bucket=_bucket(),
         Key=target,
         CopySource={"Bucket": _bucket(), "Key": source},
         MetadataDirective="REPLACE",
         ContentType=CONTENT_TYPES.get(fmt, "application/octet-stream"),
+        StorageClass=storage_class or "STANDARD",
         **{
             k: v
             for k, v in default_storage.get_object_parameters(target).items()
             if k in {"ContentDisposition", "CacheControl", "ServerSideEncryption", "SSEKMSKeyId"}
         },
     )
+
+
+# --- Storage tiers (S3 only; on local disk a tier is a label on the row) ---------------------
+
+# Storage classes whose objects must be restored before they can be read or copied.
+ARCHIVE_CLASSES = frozenset({"GLACIER", "DEEP_ARCHIVE"})
+
+
+class ObjectArchived(Exception):
+    """The object sits in an archive tier (GLACIER, or an Intelligent-Tiering archive access
+    tier): it must be restored before it can be read or copied."""
+
+
+def _is_archived_error(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") == "InvalidObjectState"
+
+
+def tier_change(*, key: str, tier: str) -> None:
+    """Move ``key`` to storage class ``tier`` by copying it onto itself (no bytes through us).
+
+    ``MetadataDirective=COPY`` keeps the object's Content-Type, Content-Disposition,
+    Cache-Control and user metadata. A copy restarts S3's minimum-duration clock and, in a
+    versioned bucket, leaves the old bytes as a noncurrent version (see ``purge_old_versions``).
+    An object already in ``tier`` (a move whose row update was lost) is not an error. Raises
+    ObjectArchived when it must be restored first.
+    """
+    client, bucket = _client(), _bucket()
+    try:
+        client.copy_object(
+            Bucket=bucket,
+            Key=key,
+            CopySource={"Bucket": bucket, "Key": key},
+            StorageClass=tier,
+            MetadataDirective="COPY",
+        )
+    except ClientError as error:
+        if _is_archived_error(error):
+            raise ObjectArchived(key) from error
+        # S3 refuses a copy onto itself that changes nothing: it is in that tier already.
+        code = error.response.get("Error", {}).get("Code")
+        if code == "InvalidRequest" and storage_class(key=key) == tier:
+            return
+        raise
+
+
+def storage_class(*, key: str) -> str | None:
+    """The object's storage class (S3 omits it for STANDARD), or None when there is no object."""
+    try:
+        reply = _client().head_object(Bucket=_bucket(), Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+    return reply.get("StorageClass") or "STANDARD"
+
+
+def bucket_versioned() -> bool:
+    """Whether the media bucket keeps versions (then a tier change leaves a noncurrent copy)."""
+    if not is_s3():
+        return False
+    try:
+        status = _client().get_bucket_versioning(Bucket=_bucket()).get("Status")
+    except ClientError as error:
+        logger.warning("cannot read the bucket's versioning, assuming it is on: %s", error)
+        return True
+    return status in {"Enabled", "Suspended"}
+
+
+def restore_request(*, key: str, days: int = 1, speed: str = "Standard") -> None:
+    """Ask S3 to restore an archived object for ``days`` (a temporary readable copy).
+
+    Asking again while a restore is under way, or for an object that needs none, is harmless.
+    """
+    try:
+        _client().restore_object(
+            Bucket=_bucket(),
+            Key=key,
+            RestoreRequest={"Days": days, "GlacierJobParameters": {"Tier": speed}},
+        )
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code")
+        if code in {"RestoreAlreadyInProgress", "InvalidObjectState"}:
+            return  # under way, or not archived (nothing to restore)
+        raise
+
+
+def restore_status(*, key: str) -> str:
+    """ "readable" (not archived, or restored), "restoring", "archived" (no restore asked) or
+    "missing". Read from HEAD's StorageClass, Restore and ArchiveStatus headers."""
+    try:
+        reply = _client().head_object(Bucket=_bucket(), Key=key)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return "missing"
+        raise
+    archived = (reply.get("StorageClass") or "STANDARD") in ARCHIVE_CLASSES or bool(
+        reply.get("ArchiveStatus")
+    )
+    if not archived:
+        return "readable"
+    restore = reply.get("Restore") or ""
+    if 'ongoing-request="true"' in restore:
+        return "restoring"
+    if 'ongoing-request="false"' in restore:
+        return "readable"
+    return "archived"
+
+
+# --- S3 server access logs (another bucket; read by the tiering access signal) --------------
+
+
+def log_keys_after(*, bucket: str, prefix: str, after: str, limit: int) -> list[str]:
+    """Up to ``limit`` keys under ``prefix`` in ``bucket`` that sort after ``after``, in order
+    (S3 names access logs by delivery time, so this is "the logs not read yet")."""
+    keys: list[str] = []
+    pages = (
+        _client()
+        .get_paginator("list_objects_v2")
+        .paginate(Bucket=bucket, Prefix=prefix, StartAfter=after or prefix)
+    )
+    for page in pages:
+        for entry in page.get("Contents", []):
+            keys.append(entry["Key"])
+            if len(keys) >= limit:
+                return keys
+    return keys
+
+
+def read_text(*, bucket: str, key: str) -> str | None:
+    """A small object's text from ``bucket``, or None when it does not exist."""
+    try:
+        body = _client().get_object(Bucket=bucket, Key=key)["Body"].read()
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            return None
+        raise
+    return body.decode("utf-8", errors="replace")
+
+
+def write_text(*, bucket: str, key: str, text: str) -> None:
+    _client().put_object(Bucket=bucket, Key=key, Body=text.encode(), ContentType="text/plain")

@@ -5,8 +5,9 @@ Every task here is ``acks_late`` with ``reject_on_worker_lost`` (settings): a wo
 mid-task leaves the message to be delivered again, and the services make a second run harmless.
 Only transient errors (storage or database not answering, the row busy in another run) are
 retried, with exponential backoff and jitter; a bad file is recorded on the asset as failed by the
-service and never retried. Queues: ``media`` (processing, purges) and ``maintenance`` (sweepers);
-see CELERY_TASK_ROUTES.
+service and never retried. An original in an archive tier is a transient error too: processing
+asks for its restore and is retried later. Queues: ``media`` (processing, purges),
+``maintenance`` (sweepers) and ``tiering`` (``tier_*``); see CELERY_TASK_ROUTES.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import InterfaceError, OperationalError
 
-from pins import services
+from pins import services, storage, tier_report
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,9 @@ _TRANSIENT_S3_CODES = {
 
 def is_transient(error: BaseException) -> bool:
     """Whether ``error`` may go away by itself (worth a retry) rather than be a bug or bad data."""
-    if isinstance(error, services.MediaAssetBusy | OperationalError | InterfaceError):
+    if isinstance(
+        error, services.MediaAssetBusy | storage.ObjectArchived | OperationalError | InterfaceError
+    ):
         return True
     if isinstance(error, ClientError):
         status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
@@ -123,3 +126,64 @@ def upload_sweep_task() -> int:
     """Periodic (beat): delete direct uploads nobody confirmed. The bucket's lifecycle rule on
     uploads/ is the backstop if this stops running."""
     return services.upload_sweep()
+
+
+# --- Storage tiering (queue: tiering) --------------------------------------------------------
+
+TIER_RESTORE_POLL_SECONDS = 15 * 60  # AWS restores take hours; moto's are immediate
+TIER_RESTORE_MAX_POLLS = 4 * 48  # two days of polls, then staff see it still marked
+
+
+@shared_task(bind=True, soft_time_limit=3600, time_limit=3700)
+def tier_sweep_task(self, dry_run: bool = False) -> int:
+    """Periodic (beat, daily): one tiering sweep; returns how many objects moved."""
+    from pins.tier_sweep import tiering_sweep
+
+    return tiering_sweep(dry_run=dry_run).moved
+
+
+@shared_task(bind=True, soft_time_limit=240, time_limit=300)
+def tier_access_flush_task(self) -> int:
+    """Periodic (beat, every minute): fold the counted accesses into the rows."""
+    from pins import tier_access
+
+    try:
+        return tier_access.flush()
+    except Exception as error:
+        _retry_if_transient(self, error)
+        raise
+
+
+@shared_task(bind=True, soft_time_limit=120, time_limit=150, max_retries=TIER_RESTORE_MAX_POLLS)
+def tier_restore_task(self, asset_id: int) -> str:
+    """Restore an asset's archived objects, polling by retrying with a countdown (no sleeps)."""
+    from pins import tier_restore
+
+    try:
+        state = tier_restore.tier_restore_step(asset_id=asset_id)
+    except Exception as error:
+        _retry_if_transient(self, error)
+        raise
+    if state == "waiting":
+        raise self.retry(countdown=TIER_RESTORE_POLL_SECONDS)
+    return state
+
+
+@shared_task(bind=True, soft_time_limit=600, time_limit=660)
+def tier_access_log_ingest_task(self) -> int:
+    """Periodic (beat, every 15 minutes): count reads from S3 server access logs, where
+    TIER_ACCESS_LOG_BUCKET is set (otherwise it does nothing)."""
+    from pins import tier_access
+
+    try:
+        return tier_access.tier_access_log_ingest()
+    except Exception as error:
+        _retry_if_transient(self, error)
+        raise
+
+
+@shared_task(autoretry_for=(OperationalError,), retry_backoff=60, max_retries=3)
+def tier_snapshot_task() -> None:
+    """Daily (beat): record today's storage and bills for the dashboard's savings chart. Taking
+    it again the same day replaces that day's row."""
+    tier_report.storage_snapshot_take()

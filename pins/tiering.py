@@ -25,6 +25,9 @@ class Tier(StrEnum):
     STANDARD = "STANDARD"
     STANDARD_IA = "STANDARD_IA"
     GLACIER_IR = "GLACIER_IR"
+    # Flexible retrieval: reads need a restore first (hours on AWS). Never chosen by the policy;
+    # only staff pin objects here, and only a restore brings them back.
+    GLACIER = "GLACIER"
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,40 @@ DEFAULT_PRICES: dict[Tier, TierPrice] = {
     Tier.STANDARD: TierPrice(0.023, 0.0, 0.0004, 0.005, 0, 0),
     Tier.STANDARD_IA: TierPrice(0.0125, 0.01, 0.001, 0.01, 30, 128 * 1024),
     Tier.GLACIER_IR: TierPrice(0.004, 0.03, 0.01, 0.02, 90, 128 * 1024),
+    # Standard retrievals; S3 also bills ~40 KB of index per object, left out here.
+    Tier.GLACIER: TierPrice(0.0036, 0.01, 0.0004, 0.03, 90, 0),
 }
+PRICE_FIELDS = (
+    "storage_gb_month",
+    "retrieval_gb",
+    "get_per_1000",
+    "put_per_1000",
+    "min_days",
+    "min_bytes",
+)
+
+
+def prices_with(overrides: dict | None) -> dict[Tier, TierPrice]:
+    """DEFAULT_PRICES with ``overrides`` ({"STANDARD_IA": {"storage_gb_month": 0.0125}, ...})
+    laid over them, field by field. Raises ValueError naming an unknown tier or field, or a
+    negative figure."""
+    table = dict(DEFAULT_PRICES)
+    for name, fields in (overrides or {}).items():
+        try:
+            tier = Tier(name)
+        except ValueError:
+            raise ValueError(f"unknown storage tier {name!r} in the price table") from None
+        if not isinstance(fields, dict):
+            raise ValueError(f"prices of {name} must be a mapping of field to number")
+        unknown = set(fields) - set(PRICE_FIELDS)
+        if unknown:
+            raise ValueError(f"unknown price field(s) for {name}: {', '.join(sorted(unknown))}")
+        merged = {**table[tier].__dict__, **fields}
+        if any(not isinstance(v, int | float) or v < 0 for v in merged.values()):
+            raise ValueError(f"prices of {name} must be numbers of at least 0")
+        merged["min_days"], merged["min_bytes"] = int(merged["min_days"]), int(merged["min_bytes"])
+        table[tier] = TierPrice(**merged)
+    return table
 
 
 @dataclass(frozen=True)
@@ -95,7 +131,10 @@ class Decision:
     costs: dict[Tier, float] = field(default_factory=dict)
 
 
+# The tiers the policy moves objects between by itself, warmest first.
 ORDER = [Tier.STANDARD, Tier.STANDARD_IA, Tier.GLACIER_IR]
+_ORDER_VALUES = frozenset(tier.value for tier in ORDER)
+RANK = {**{tier: index for index, tier in enumerate(ORDER)}, Tier.GLACIER: len(ORDER)}
 
 
 def horizon_cost(
@@ -137,6 +176,39 @@ def horizon_cost(
     return cost
 
 
+def _candidates(
+    tier: Tier, size_bytes: int, days_since_access: float, reads: float, thresholds: Thresholds
+) -> list[Tier]:
+    """The tiers a move from ``tier`` may go to, before weighing costs."""
+    candidates: list[Tier] = []
+    rank = ORDER.index(tier)
+    if size_bytes >= thresholds.min_object_bytes:
+        if rank < 1 and days_since_access >= thresholds.infrequent_after_days:
+            candidates.append(Tier.STANDARD_IA)
+        if rank < 2 and days_since_access >= thresholds.archive_after_days:
+            candidates.append(Tier.GLACIER_IR)
+    if rank > 0 and reads >= thresholds.promote_reads_per_month:
+        candidates += ORDER[:rank]
+    if rank > 0 and size_bytes < thresholds.min_object_bytes:
+        candidates.append(Tier.STANDARD)  # too small to gain anything off STANDARD
+    return candidates
+
+
+def is_due(
+    *,
+    tier: str,
+    size_bytes: int,
+    days_since_access: float,
+    reads_per_month: float,
+    thresholds: Thresholds,
+) -> bool:
+    """Whether ``decide`` could move an object that staff neither pinned nor excluded: False
+    means it would say "stay" (no move is due yet). Cheap, for sweeps over millions of objects."""
+    if tier not in _ORDER_VALUES:
+        return False
+    return bool(_candidates(Tier(tier), size_bytes, days_since_access, reads_per_month, thresholds))
+
+
 def decide(
     facts: ObjectFacts,
     *,
@@ -145,7 +217,10 @@ def decide(
 ) -> Decision:
     """Stay, demote or promote ``facts``' object; never a move whose expected saving is <= 0."""
     horizon = float(thresholds.horizon_days)
-    costs = {tier: horizon_cost(facts, tier, prices=prices, horizon_days=horizon) for tier in ORDER}
+    considered = dict.fromkeys([*ORDER, facts.tier, *([facts.pinned] if facts.pinned else [])])
+    costs = {
+        tier: horizon_cost(facts, tier, prices=prices, horizon_days=horizon) for tier in considered
+    }
     current = costs[facts.tier]
 
     def stay(reason: str) -> Decision:
@@ -156,7 +231,7 @@ def decide(
     if facts.pinned is not None:
         if facts.pinned == facts.tier:
             return stay("pinned to this tier by staff")
-        action = "promote" if ORDER.index(facts.pinned) < ORDER.index(facts.tier) else "demote"
+        action = "promote" if RANK[facts.pinned] < RANK[facts.tier] else "demote"
         saving = current - costs[facts.pinned]
         # Staff's choice: moved whatever it costs, and the (maybe negative) saving says so.
         return Decision(
@@ -168,17 +243,12 @@ def decide(
             costs,
         )
 
-    candidates: list[Tier] = []
+    if facts.tier not in ORDER:
+        return stay("in an archive tier: only staff or a restore move it")
+    candidates = _candidates(
+        facts.tier, facts.size_bytes, facts.days_since_access, facts.reads_per_month, thresholds
+    )
     rank = ORDER.index(facts.tier)
-    if facts.size_bytes >= thresholds.min_object_bytes:
-        if rank < 1 and facts.days_since_access >= thresholds.infrequent_after_days:
-            candidates.append(Tier.STANDARD_IA)
-        if rank < 2 and facts.days_since_access >= thresholds.archive_after_days:
-            candidates.append(Tier.GLACIER_IR)
-    if rank > 0 and facts.reads_per_month >= thresholds.promote_reads_per_month:
-        candidates += ORDER[:rank]
-    if rank > 0 and facts.size_bytes < thresholds.min_object_bytes:
-        candidates.append(Tier.STANDARD)  # too small to gain anything off STANDARD
 
     best: Tier | None = None
     for tier in candidates:

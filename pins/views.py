@@ -3,7 +3,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
@@ -17,9 +17,10 @@ from django.views.decorators.http import require_GET, require_POST
 from boards.models import Board
 from boards.selectors import board_list_for_pin, board_list_pinnable, board_search
 from boards.services import board_create
-from pins import placeholders, selectors, services, storage
+from pins import placeholders, selectors, services, storage, tier_access, tier_restore
 from pins.forms import PinDetailsForm, PinReportForm, PinSaveForm, PinUploadForm
 from pins.models import MediaAsset, Pin
+from pins.tier_restore import ARCHIVED_TIERS
 from pinsite.form_errors import form_add_service_errors
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ GRID_ROW_PX = 8
 GRID_COLUMN_PX = 236
 CARD_CAPTION_PX = 32
 FEED_PAGE_SIZE = 30
+# Board, profile and search pages.
+PAGE_SIZE = 50
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,7 @@ class PinCard:
     row_span: int
     placeholder: str = ""  # a tiny PNG data URI drawn from the asset's ThumbHash
     video_src: str = ""  # the MP4 rendition of a video pin (its poster is the image renditions)
+    preparing: bool = False  # its large view or video is being restored from an archive tier
 
 
 def pin_card(pin: Pin) -> PinCard:
@@ -58,6 +62,10 @@ def pin_card(pin: Pin) -> PinCard:
     grid = sorted((r for r in renditions if r.purpose == "grid"), key=lambda r: r.width)
     large = [r for r in renditions if r.purpose == "large"]
     ready = pin.media.status == MediaAsset.Status.READY and bool(grid)
+    # An archived large view or video cannot load until restored: the largest grid image stands in.
+    preparing = ready and any(r.storage_tier in ARCHIVED_TIERS for r in (*large, *video))
+    if preparing:
+        large, video = [], []
     # Media of pins on secret boards gets shorter-lived URLs.
     expires = (
         None if getattr(pin, "on_public_board", True) else settings.MEDIA_URL_EXPIRY_SECRET_SECONDS
@@ -83,6 +91,7 @@ def pin_card(pin: Pin) -> PinCard:
         row_span=max(4, math.ceil((image_px + caption + 16) / GRID_ROW_PX)),
         placeholder=placeholders.data_uri(pin.media.placeholder),
         video_src=storage.url_for(key=video[0].key, expires=expires) if video and ready else "",
+        preparing=preparing,
     )
 
 
@@ -94,6 +103,23 @@ def _grid_context(pins: list[Pin], **extra) -> dict:
     return {"cards": pin_cards(pins), "sizes": GRID_SIZES, **extra}
 
 
+BROKEN_CURSOR = "That page link is broken. Start again from the top."
+
+
+def render_grid_page(
+    request: HttpRequest, template: str, *, pins: list[Pin], next_cursor: str | None, **context
+) -> HttpResponse:
+    """A page with a paged grid, or with ``?partial=1`` only the next cards (the infinite scroll)."""
+    context = _grid_context(pins, next_cursor=next_cursor, feed_url=request.path, **context)
+    if request.GET.get("partial"):
+        return render(request, "pins/_cards_page.html", context)
+    return render(request, template, context)
+
+
+def broken_cursor(request: HttpRequest) -> HttpResponse:
+    return render(request, "pins/pin_list.html", {"error": BROKEN_CURSOR, "cards": []}, status=400)
+
+
 def home(request: HttpRequest) -> HttpResponse:
     """The home feed: followed people and boards first, then fresh pins; cursor pagination."""
     try:
@@ -101,16 +127,10 @@ def home(request: HttpRequest) -> HttpResponse:
             user=request.user, cursor=request.GET.get("cursor"), limit=FEED_PAGE_SIZE
         )
     except ValueError:
-        return render(
-            request,
-            "pins/pin_list.html",
-            {"error": "That page link is broken. Start again from the top.", "cards": []},
-            status=400,
-        )
-    context = _grid_context(page.pins, next_cursor=page.next_cursor, feed=page)
-    if request.GET.get("partial"):
-        return render(request, "pins/_cards_page.html", context)
-    return render(request, "pins/pin_list.html", context)
+        return broken_cursor(request)
+    return render_grid_page(
+        request, "pins/pin_list.html", pins=page.pins, next_cursor=page.next_cursor, feed=page
+    )
 
 
 def _pin_or_404(request: HttpRequest, pk: int) -> Pin:
@@ -123,14 +143,15 @@ def _pin_or_404(request: HttpRequest, pk: int) -> Pin:
 def _pin_page_context(request: HttpRequest, pin: Pin, *, save_form=None) -> dict:
     user = request.user
     source_host = urlsplit(pin.source_url).hostname if pin.source_url else ""
+    around = selectors.pin_page_neighbours(user=user, pin=pin)  # also loads ``pin``'s renditions
     context = {
         "card": pin_card(pin),
         "pin": pin,
         "source_host": (source_host or "").removeprefix("www."),
         "boards": board_list_for_pin(user=user, pin=pin),
-        "parent": selectors.pin_parent_visible(user=user, pin=pin),
-        "saves": selectors.pin_saves_visible(user=user, pin=pin),
-        **_grid_context(selectors.pin_related(user=user, pin=pin)),
+        "parent": around.parent,
+        "saves": around.saves,
+        **_grid_context(around.related),
     }
     if user.is_authenticated:
         context["save_form"] = save_form or PinSaveForm(user=user)
@@ -141,7 +162,11 @@ def _pin_page_context(request: HttpRequest, pin: Pin, *, save_form=None) -> dict
 
 def pin_detail(request: HttpRequest, pk: int) -> HttpResponse:
     pin = _pin_or_404(request, pk)
-    return render(request, "pins/pin_detail.html", _pin_page_context(request, pin))
+    context = _pin_page_context(request, pin)
+    tier_access.record([pin.media_id])  # its large view's URL was handed out (no DB write)
+    if context["card"].preparing:
+        tier_restore.tier_restore_request(asset_id=pin.media_id)
+    return render(request, "pins/pin_detail.html", context)
 
 
 @login_required
@@ -362,10 +387,25 @@ def media_status(request: HttpRequest) -> JsonResponse:
 
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
-    pins = selectors.pin_search(user=request.user, query=query) if query else []
-    boards = board_search(user=request.user, query=query) if query else []
-    return render(
+    try:
+        page = (
+            selectors.pin_search_page(
+                user=request.user, query=query, cursor=request.GET.get("cursor"), limit=PAGE_SIZE
+            )
+            if query
+            else selectors.GridPage([], None)
+        )
+    except ValueError:
+        return broken_cursor(request)
+    # Boards match on the full first page only; later pages and partial loads are more pins.
+    first_page = not request.GET.get("cursor") and not request.GET.get("partial")
+    return render_grid_page(
         request,
         "pins/search.html",
-        _grid_context(pins, query=query, boards=boards, words=selectors.search_words(query)),
+        pins=page.pins,
+        next_cursor=page.next_cursor,
+        query=query,
+        boards=board_search(user=request.user, query=query) if query and first_page else [],
+        words=selectors.search_words(query),
+        more_query=urlencode({"q": query}),
     )

@@ -8,6 +8,7 @@ from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
+from pins import page_cache
 from pinsite import replica_health
 
 logger = logging.getLogger(__name__)
@@ -35,14 +36,14 @@ def replicas(request: HttpRequest) -> JsonResponse:
 
 @never_cache
 def metrics(request: HttpRequest) -> HttpResponse:
-    """This process's database routing counters in Prometheus' text format.
+    """This process's database routing and cache counters in Prometheus' text format.
 
     Open to a request bearing ``METRICS_TOKEN`` as a bearer token, and to staff sessions.
     """
     if not (_has_metrics_token(request) or request.user.is_staff):
         return HttpResponse("metrics need a token or a staff session\n", status=403)
     return HttpResponse(
-        replica_health.health().prometheus_text(),
+        replica_health.health().prometheus_text() + page_cache.prometheus_text(),
         content_type="text/plain; version=0.0.4; charset=utf-8",
     )
 

@@ -11,6 +11,7 @@ Every variable is listed with a comment in ``.env.example``.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -18,6 +19,7 @@ from urllib.parse import urlsplit
 import dj_database_url
 from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -79,7 +81,7 @@ CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 # --- Applications ------------------------------------------------------------------------------
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "pinsite.apps.PinsiteAdminConfig",  # django.contrib.admin with pinsite's site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -94,7 +96,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "pinsite.static_files.StaticFilesMiddleware",
     # Routes each request's reads (replica or writer); before sessions, so a session save counts.
     "pinsite.db_router.ReadYourWritesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -240,13 +242,24 @@ REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, but an unreachable Redis reads as a miss (pinsite/cache_backend.py).
+            "BACKEND": "pinsite.cache_backend.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": "pinsite",
+            "OPTIONS": {
+                # A hung Redis costs one call this long, then it is left alone for retry_after.
+                "socket_connect_timeout": env_seconds("CACHE_TIMEOUT", 0.25),
+                "socket_timeout": env_seconds("CACHE_TIMEOUT", 0.25),
+                "retry_after": env_seconds("CACHE_RETRY_AFTER", 5),
+            },
         }
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Grid pages cache their pin ids this long (pins/page_cache.py); changes retire entries at once.
+PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 300)
+# After a change, pages are not cached for this long: a read replica in rotation may lag this much.
+PAGE_CACHE_SETTLE_SECONDS = REPLICA_MAX_LAG + 2 * REPLICA_PROBE_INTERVAL if REPLICA_ALIASES else 0.0
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -302,6 +315,15 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE = {
     "sweep-unconfirmed-uploads": {"task": "pins.tasks.upload_sweep_task", "schedule": 15 * 60},
     "requeue-stuck-media": {"task": "pins.tasks.media_asset_sweep_task", "schedule": 5 * 60},
+    # Access counts from Redis into the rows every minute; the tier sweep once a day.
+    "tier-access-flush": {"task": "pins.tasks.tier_access_flush_task", "schedule": 60},
+    "tier-sweep": {"task": "pins.tasks.tier_sweep_task", "schedule": 24 * 60 * 60},
+    "tier-access-logs": {"task": "pins.tasks.tier_access_log_ingest_task", "schedule": 15 * 60},
+    # The storage dashboard's daily figures (one row a day; a second run replaces it).
+    "storage-snapshot": {
+        "task": "pins.tasks.tier_snapshot_task",
+        "schedule": crontab(hour=0, minute=15),
+    },
 }
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
@@ -335,6 +357,25 @@ S3_ALLOWED_SOURCE_IPS = env_list("S3_ALLOWED_SOURCE_IPS")
 S3_ALLOWED_VPC_ENDPOINTS = env_list("S3_ALLOWED_VPC_ENDPOINTS")
 # Default encryption: a KMS key id or ARN; empty means SSE-S3 (AES256).
 S3_KMS_KEY_ID = env_str("S3_KMS_KEY_ID")
+
+# --- Storage tiering (pins/tiering.py decides, pins/tier_sweep.py moves) -------------------------
+
+# Prices laid over pins.tiering.DEFAULT_PRICES (us-east-1 list prices), per tier and field, as
+# JSON: {"STANDARD_IA": {"storage_gb_month": 0.0125, "retrieval_gb": 0.01}}. Checked at start-up.
+try:
+    from pins.tiering import prices_with  # pure: no Django, safe to import here
+
+    TIERING_PRICES: dict = json.loads(env_str("TIERING_PRICES") or "{}")
+    if not isinstance(TIERING_PRICES, dict):
+        raise ValueError("not an object")
+    prices_with(TIERING_PRICES)
+except ValueError as _error:
+    raise ImproperlyConfigured(f"TIERING_PRICES is not a usable price table: {_error}") from None
+# Seconds the pin page waits at most for Redis when counting an access (then the count is lost).
+TIER_ACCESS_REDIS_TIMEOUT = env_seconds("TIER_ACCESS_REDIS_TIMEOUT", 0.05)
+# Where S3 server access logs are delivered (bucket and prefix); unset: no log ingestion.
+TIER_ACCESS_LOG_BUCKET = env_str("TIER_ACCESS_LOG_BUCKET")
+TIER_ACCESS_LOG_PREFIX = env_str("TIER_ACCESS_LOG_PREFIX")
 
 if AWS_STORAGE_BUCKET_NAME:
     _s3_options = {

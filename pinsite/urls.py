@@ -19,6 +19,3 @@ if settings.DEBUG and settings.STORAGES["default"]["BACKEND"].endswith("FileSyst
 
     # Local-disk media on the embedded default; S3 media is served by the bucket through signed URLs.
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
-
-admin.site.site_header = "pinsite staff"
-admin.site.site_title = "pinsite staff"

@@ -13,7 +13,7 @@ from accounts.models import Profile
 from boards.models import Board, BoardCollaborator, BoardFollow, BoardPin
 from boards.services import board_can_add_pins, board_pin_add
 from pins.models import MediaAsset, Pin
-from pins.selectors import pin_list_for_board
+from pins.selectors import pin_page_for_board
 from pins.services import pin_publish, pin_save
 from pins.tests.factories import make_asset, make_board, make_pin, make_ready_asset, make_user
 from pinsite.tests.html import input_value, page_text
@@ -26,7 +26,7 @@ def _url(board: Board, action: str = "") -> str:
 
 
 def _order(board: Board) -> list[int]:
-    return [pin.pk for pin in pin_list_for_board(user=board.owner, board=board)]
+    return [pin.pk for pin in pin_page_for_board(user=board.owner, board=board, limit=500).pins]
 
 
 def _positions(board: Board) -> dict[int, int]:

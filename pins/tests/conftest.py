@@ -85,3 +85,13 @@ class ExifTool:
 @pytest.fixture
 def exiftool(debian_test_tools, tmp_path) -> ExifTool:
     return ExifTool(tmp_path)
+
+
+@pytest.fixture
+def s3(services):
+    """The session's S3 server's client (moto over HTTP), as the media storage uses it."""
+    from pins import storage
+
+    if not storage.is_s3():
+        pytest.fail("the session's S3 server is not configured")
+    return storage._client()

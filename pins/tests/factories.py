@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import itertools
 import uuid
+from datetime import UTC, datetime
 
 from PIL import Image
 
@@ -195,3 +196,47 @@ def video_bytes(
                 out.mux(packet)
         out.close()
         return path.read_bytes()
+
+
+# --- Stored objects for the tiering tests ---------------------------------------------------
+
+KB = 1024
+TIERING_T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)  # when stored assets are made
+
+
+def make_stored_asset(
+    *, size: int = 300 * KB, large: int = 400 * KB, grid: int = 20 * KB, on_s3=True, **fields
+) -> tuple[MediaAsset, dict[str, MediaRendition]]:
+    """A ready asset made at TIERING_T0 whose original, large view and one grid thumbnail are
+    stored (``size``, ``large`` and ``grid`` bytes) unless ``on_s3`` is false."""
+    import time_machine
+
+    from pins import storage
+
+    key = f"originals/2026/01/{uuid.uuid4().hex}.jpg"
+    with time_machine.travel(TIERING_T0, tick=False):
+        asset = make_asset(original_key=key, byte_size=size, **fields)
+        renditions = {}
+        for purpose, width, nbytes in (("large", 1472, large), ("grid", 236, grid)):
+            rkey = storage.rendition_key(original_key=key, purpose=purpose, width=width, fmt="webp")
+            renditions[purpose] = MediaRendition.objects.create(
+                asset=asset,
+                purpose=purpose,
+                width=width,
+                height=width,
+                format="webp",
+                key=rkey,
+                byte_size=nbytes,
+            )
+    if on_s3:
+        storage.put_bytes(key=key, data=b"x" * size, fmt="jpeg")
+        for rendition in renditions.values():
+            storage.put_bytes(key=rendition.key, data=b"x" * rendition.byte_size, fmt="webp")
+    return asset, renditions
+
+
+def storage_class_of(client, key: str) -> str:
+    """The object's storage class as S3 reports it on HEAD (absent means STANDARD)."""
+    from pins import storage
+
+    return client.head_object(Bucket=storage._bucket(), Key=key).get("StorageClass", "STANDARD")

@@ -156,3 +156,47 @@ def test_the_ip_allowlist_denies_requests_from_elsewhere(rgw, bucket):
     with pytest.raises(tls.exceptions.ClientError) as denied:
         tls.get_object(Bucket=bucket, Key="renditions/x")
     assert denied.value.response["Error"]["Code"] == "AccessDenied"
+
+
+@pytest.mark.django_db
+def test_a_tiering_sweep_changes_storage_classes_on_a_real_s3_and_keeps_the_headers(rgw, bucket):
+    """The in-place copy (StorageClass, MetadataDirective=COPY) as Ceph RGW implements it."""
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.test import override_settings
+
+    from pins.models import StorageTier, TierTransition
+    from pins.tests.factories import TIERING_T0, make_stored_asset, storage_class_of
+    from pins.tier_sweep import tiering_sweep
+
+    options = {
+        **settings.STORAGES["default"].get("OPTIONS", {}),
+        "bucket_name": bucket,
+        "endpoint_url": rgw.endpoint_url,
+        "access_key": rgw.access_key,
+        "secret_key": rgw.secret_key,
+        "region_name": rgw.region,
+    }
+    media = {"BACKEND": "pins.s3.MediaStorage", "OPTIONS": options}
+    with override_settings(
+        AWS_STORAGE_BUCKET_NAME=bucket, STORAGES={**settings.STORAGES, "default": media}
+    ):
+        client = storage._client()
+        cold, renditions = make_stored_asset()
+        pinned, _ = make_stored_asset(tier_pinned=StorageTier.GLACIER)
+        before = client.head_object(Bucket=bucket, Key=cold.original_key)
+        sweep = tiering_sweep(now=TIERING_T0 + timedelta(days=100))
+        assert sweep.bytes_moved_on_storage and sweep.moved == 4
+        assert storage_class_of(client, cold.original_key) == "GLACIER_IR"
+        assert storage_class_of(client, renditions["large"].key) == "GLACIER_IR"
+        assert storage_class_of(client, renditions["grid"].key) == "STANDARD"
+        assert storage_class_of(client, pinned.original_key) == "GLACIER"
+        after = client.head_object(Bucket=bucket, Key=cold.original_key)
+        for header in ("ContentType", "ContentDisposition", "CacheControl", "ContentLength"):
+            assert after.get(header) == before.get(header), header
+        body = client.get_object(Bucket=bucket, Key=cold.original_key)["Body"].read()
+        assert body == b"x" * cold.byte_size
+        assert TierTransition.objects.filter(sweep=sweep).count() == 4
+        again = tiering_sweep(now=TIERING_T0 + timedelta(days=101))
+        assert again.moved == 0 and again.s3_calls == 0

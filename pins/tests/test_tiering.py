@@ -6,7 +6,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pins.tiering import DEFAULT_PRICES, GB, ObjectFacts, Thresholds, Tier, TierPrice, decide
+from pins.tiering import (
+    DEFAULT_PRICES,
+    GB,
+    ObjectFacts,
+    Thresholds,
+    Tier,
+    TierPrice,
+    decide,
+    is_due,
+    prices_with,
+)
 
 MB = 1024**2
 
@@ -164,3 +174,58 @@ def test_demotions_respect_the_intelligent_tiering_clock_and_size(case):
         assert case.size_bytes >= 128 * 1024
         needed = 30 if decision.target == Tier.STANDARD_IA else 90
         assert case.days_since_access >= needed
+
+
+@settings(max_examples=300, deadline=None)
+@given(objects, price_tables())
+def test_the_policy_never_archives_to_glacier_nor_moves_out_of_it_by_itself(case, prices):
+    decision = decide(case, prices=prices)
+    assert decision.target != Tier.GLACIER or case.tier == Tier.GLACIER
+    if case.tier == Tier.GLACIER:
+        assert decision.action == "stay" and "restore" in decision.reason
+
+
+def test_staff_may_pin_to_glacier_and_out_of_it():
+    into = decide(facts(pinned=Tier.GLACIER))
+    assert (into.action, into.target) == ("demote", Tier.GLACIER)
+    out = decide(facts(tier=Tier.GLACIER, pinned=Tier.STANDARD_IA))
+    assert (out.action, out.target) == ("promote", Tier.STANDARD_IA)
+
+
+def test_price_overrides_are_laid_over_the_defaults_field_by_field():
+    table = prices_with({"STANDARD_IA": {"storage_gb_month": 0.01, "min_days": 45}})
+    assert table[Tier.STANDARD_IA].storage_gb_month == 0.01
+    assert table[Tier.STANDARD_IA].min_days == 45
+    assert table[Tier.STANDARD_IA].retrieval_gb == DEFAULT_PRICES[Tier.STANDARD_IA].retrieval_gb
+    assert table[Tier.STANDARD] == DEFAULT_PRICES[Tier.STANDARD]
+    assert prices_with(None) == DEFAULT_PRICES
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"REDUCED_REDUNDANCY": {"storage_gb_month": 0.02}}, "unknown storage tier"),
+        ({"STANDARD": {"storage": 0.02}}, "unknown price field"),
+        ({"STANDARD": {"storage_gb_month": -1}}, "at least 0"),
+        ({"STANDARD": {"storage_gb_month": "cheap"}}, "at least 0"),
+        ({"STANDARD": 0.02}, "mapping"),
+    ],
+)
+def test_bad_price_overrides_are_refused_with_a_reason(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        prices_with(overrides)
+
+
+@settings(max_examples=500, deadline=None)
+@given(objects, price_tables())
+def test_an_object_not_due_is_never_moved(case, prices):
+    """The sweep skips decide() for objects is_due() rules out: it must never miss a move."""
+    due = is_due(
+        tier=case.tier.value,
+        size_bytes=case.size_bytes,
+        days_since_access=case.days_since_access,
+        reads_per_month=case.reads_per_month,
+        thresholds=Thresholds(),
+    )
+    if not due:
+        assert decide(case, prices=prices).action == "stay"

@@ -91,6 +91,21 @@ def serious_axe_violations(page: Page) -> list[str]:
     ]
 
 
+def assert_no_serious_axe_violations(found: dict[str, list[str]]) -> None:
+    """``found``: each page's serious_axe_violations, by name."""
+    problems = {name: violations for name, violations in found.items() if violations}
+    assert problems == {}, "axe-core serious/critical violations:\n" + "\n".join(
+        f"{name}: {v}" for name, violations in problems.items() for v in violations
+    )
+
+
+def log_in(page: Page, url: str, username: str) -> None:
+    page.goto(url)
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+
+
 def unexpected_errors(page: Page, expected_404: tuple[str, ...] = ()) -> list[str]:
     """Script errors and console errors, less the 404s we asked for (the browser logs them)."""
     allowed = expected_404
@@ -295,10 +310,7 @@ def test_pages_have_no_serious_accessibility_problems_and_fit_a_phone(
     ]
 
     page = new_page()
-    page.goto(f"{base}/accounts/login/")
-    page.get_by_label("Username").fill("lin")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    log_in(page, f"{base}/accounts/login/", "lin")
     expect(page.get_by_role("link", name="Create pin")).to_be_visible()
 
     def upload_page_with_an_upload() -> None:
@@ -319,10 +331,7 @@ def test_pages_have_no_serious_accessibility_problems_and_fit_a_phone(
         page.wait_for_load_state("load")
         steps.shot(page, f"axe-{name}")
         found[name] = serious_axe_violations(page)
-    problems = {name: violations for name, violations in found.items() if violations}
-    assert problems == {}, "axe-core serious/critical violations:\n" + "\n".join(
-        f"{name}: {v}" for name, violations in problems.items() for v in violations
-    )
+    assert_no_serious_axe_violations(found)
 
     # On a phone nothing is wider than the screen.
     phone = new_page({"width": 390, "height": 844})
@@ -335,3 +344,55 @@ def test_pages_have_no_serious_accessibility_problems_and_fit_a_phone(
         assert widths[0] <= widths[1], f"{name} overflows a 390 px screen: {widths}"
     assert unexpected_errors(page) == []
     assert unexpected_errors(phone) == []
+
+
+def test_the_staff_storage_dashboard_reads_well(live_server, new_page, artifacts):
+    """The storage dashboard, its dry-run preview and a refused policy form: no serious axe
+    violations, and the chart is an image with a name."""
+    from datetime import timedelta
+    from decimal import Decimal
+
+    from django.utils import timezone
+
+    from pins.models import StorageSnapshot, TieringSweep
+    from pins.tests.factories import make_asset
+
+    base = live_server.url
+    steps = Steps(artifacts)
+    staff = user_create(username="keeper", password=PASSWORD, email="keeper@example.com")
+    staff.is_staff = staff.is_superuser = True
+    staff.save()
+    idle = timezone.now() - timedelta(days=120)
+    for size in (4, 8):
+        make_asset(byte_size=size * 1024**2, last_accessed_at=idle, tier_changed_at=idle)
+    for days_ago in range(3):
+        StorageSnapshot.objects.create(
+            day=timezone.localdate() - timedelta(days=days_ago),
+            monthly_cost=Decimal("1.5") + days_ago,
+            monthly_cost_all_standard=Decimal("4"),
+            monthly_cost_intelligent=Decimal("2.25"),
+        )
+    TieringSweep.objects.create(mode="app", status="done", finished_at=timezone.now(), moved=3)
+
+    page = new_page()
+    log_in(page, f"{base}/admin/login/?next=/admin/pins/storage/", "keeper")
+    expect(page.get_by_role("heading", name="Storage tiers and costs")).to_be_visible()
+    expect(page.get_by_role("img", name="Monthly bill by day")).to_be_visible()
+    found = {}
+    steps.shot(page, "dashboard")
+    found["dashboard"] = serious_axe_violations(page)
+
+    page.get_by_role("button", name="Preview the next sweep (dry run)").click()
+    expect(page.get_by_text("The first 2 planned move(s).")).to_be_visible()
+    steps.shot(page, "dry-run")
+    found["dry-run"] = serious_axe_violations(page)
+
+    page.get_by_label("Horizon days").fill("10")
+    page.get_by_role("button", name="Save policy").click()
+    expect(page.get_by_text("horizon_days must be between 30 and 3650")).to_be_visible()
+    steps.shot(page, "policy-refused")
+    found["policy-refused"] = serious_axe_violations(page)
+    assert_no_serious_axe_violations(found)
+    # axe-core's stylesheet preload resolves the admin forms.css's relative @import against the
+    # page, asking for <page>/widgets.css; the browser itself loads /static/admin/css/widgets.css.
+    assert unexpected_errors(page, expected_404=("/admin/pins/storage/widgets.css",)) == []

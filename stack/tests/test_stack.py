@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,10 +20,14 @@ pytestmark = pytest.mark.stack
 
 
 @pytest.fixture
-def root(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path
-    if (tmp_path / "stack.json").exists():
-        Stack.load(tmp_path).stop()  # a failed test must not leave servers behind
+def root() -> Iterator[Path]:
+    # Not pytest's tmp_path: the stack opens its parent folders to the postgres user, and any
+    # other pytest run starting meanwhile shuts /tmp/pytest-of-<user> to 0700 again.
+    folder = Path(tempfile.mkdtemp(prefix="pinsite-stack-test-"))
+    yield folder
+    if (folder / "stack.json").exists():
+        Stack.load(folder).stop()  # a failed test must not leave servers behind
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def _gone(pid: int) -> bool:

@@ -117,10 +117,23 @@ function setupFeed(feed) {
     }
   };
 
+  // The page's own address with another cursor (search pages keep their words).
+  const pageUrl = (next) => {
+    const url = new URL(feed.dataset.feedUrl || location.pathname, location.href);
+    url.searchParams.set("cursor", next);
+    return url;
+  };
+  const moreHref = (next) => {
+    const url = pageUrl(next);
+    return url.pathname + url.search;
+  };
+
   const append = (html) => {
     const holder = document.createElement("template");
     holder.innerHTML = html;
-    grid.append(...holder.content.children);
+    const cards = [...holder.content.children];
+    if (grid.dataset.reorderUrl) cards.forEach((card) => (card.draggable = true));
+    grid.append(...cards);
     layoutGrid(grid);
   };
 
@@ -128,7 +141,8 @@ function setupFeed(feed) {
     if (loading || !cursor) return;
     loading = true;
     try {
-      const url = `${feed.dataset.feedUrl}?cursor=${encodeURIComponent(cursor)}&partial=1`;
+      const url = pageUrl(cursor);
+      url.searchParams.set("partial", "1");
       const response = await fetch(url, { credentials: "same-origin" });
       if (!response.ok) throw new Error(String(response.status));
       const holder = document.createElement("template");
@@ -140,7 +154,7 @@ function setupFeed(feed) {
       save(html);
       if (status) status.textContent = `${page.content.children.length} more pins loaded.`;
       if (more) {
-        if (cursor) more.href = `?cursor=${cursor}`;
+        if (cursor) more.href = moreHref(cursor);
         else more.parentElement.remove();
       }
       schedulePoll();
@@ -160,7 +174,7 @@ function setupFeed(feed) {
         append(saved.html);
         cursor = saved.cursor;
         if (!cursor && more) more.parentElement.remove();
-        else if (more) more.href = `?cursor=${cursor}`;
+        else if (more) more.href = moreHref(cursor);
       }
       if (saved) requestAnimationFrame(() => window.scrollTo(0, saved.scroll || 0));
     } catch {
@@ -399,40 +413,44 @@ function setupReorder(grid) {
     layoutGrid(grid);
   }
 
-  for (const card of grid.children) {
-    card.draggable = true;
-    card.addEventListener("dragstart", (event) => {
-      dragged = card;
-      card.classList.add("dragging");
-      event.dataTransfer.effectAllowed = "move";
-      event.dataTransfer.setData("text/plain", card.dataset.pin);
-    });
-    card.addEventListener("dragend", () => {
-      card.classList.remove("dragging");
-      if (dragged) send(dragged);
-      dragged = null;
-    });
-    card.addEventListener("dragover", (event) => {
-      if (!dragged || dragged === card) return;
-      event.preventDefault();
-      const box = card.getBoundingClientRect();
-      const after = event.clientY > box.top + box.height / 2;
-      card[after ? "after" : "before"](dragged);
-    });
-    card.addEventListener("drop", (event) => event.preventDefault());
-    card.addEventListener("keydown", (event) => {
-      if (!event.altKey) return;
-      const back = event.key === "ArrowLeft" || event.key === "ArrowUp";
-      const forward = event.key === "ArrowRight" || event.key === "ArrowDown";
-      if (!back && !forward) return;
-      event.preventDefault();
-      const sibling = back ? card.previousElementSibling : card.nextElementSibling;
-      if (!sibling) return;
-      sibling[back ? "before" : "after"](card);
-      card.querySelector("a")?.focus();
-      send(card);
-    });
-  }
+  // Delegated to the grid, so cards the infinite scroll adds later move too.
+  for (const card of grid.children) card.draggable = true;
+  const cardOf = (event) => event.target.closest?.("[data-pin]");
+  grid.addEventListener("dragstart", (event) => {
+    const card = cardOf(event);
+    if (!card) return;
+    dragged = card;
+    card.classList.add("dragging");
+    event.dataTransfer.effectAllowed = "move";
+    event.dataTransfer.setData("text/plain", card.dataset.pin);
+  });
+  grid.addEventListener("dragend", (event) => {
+    cardOf(event)?.classList.remove("dragging");
+    if (dragged) send(dragged);
+    dragged = null;
+  });
+  grid.addEventListener("dragover", (event) => {
+    const card = cardOf(event);
+    if (!card || !dragged || dragged === card) return;
+    event.preventDefault();
+    const box = card.getBoundingClientRect();
+    const after = event.clientY > box.top + box.height / 2;
+    card[after ? "after" : "before"](dragged);
+  });
+  grid.addEventListener("drop", (event) => event.preventDefault());
+  grid.addEventListener("keydown", (event) => {
+    const card = cardOf(event);
+    if (!card || !event.altKey) return;
+    const back = event.key === "ArrowLeft" || event.key === "ArrowUp";
+    const forward = event.key === "ArrowRight" || event.key === "ArrowDown";
+    if (!back && !forward) return;
+    event.preventDefault();
+    const sibling = back ? card.previousElementSibling : card.nextElementSibling;
+    if (!sibling) return;
+    sibling[back ? "before" : "after"](card);
+    card.querySelector("a")?.focus();
+    send(card);
+  });
 }
 
 document.addEventListener("DOMContentLoaded", () => {

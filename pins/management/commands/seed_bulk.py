@@ -43,7 +43,7 @@ from django.utils.text import slugify
 
 from accounts.models import Profile, User, UserFollow
 from boards.models import POSITION_GAP, Board, BoardCollaborator, BoardFollow, BoardPin
-from pins import media, storage
+from pins import media, page_cache, storage
 from pins.models import MediaAsset, MediaRendition, Pin
 
 SEED_PASSWORD = "pinsite-bench"  # noqa: S105 - every seeded person's password; refused in production
@@ -262,6 +262,8 @@ class Seeder:
                     no_style(), [*models, MediaAsset, MediaRendition, Pin]
                 ):
                     cursor.execute(sql)
+        # COPY sends no model signals: retire any cached page, as every bulk write must.
+        page_cache.content_changed()
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")  # fresh statistics, as autovacuum would make shortly
