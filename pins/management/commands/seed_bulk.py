@@ -515,6 +515,18 @@ def _write(model, columns: list[str], rows: Iterable[tuple], extra: list[str] = 
     """Insert ``rows`` into ``model``'s table: COPY on PostgreSQL, batched INSERTs elsewhere."""
     table = model._meta.db_table
     names = [*columns, *extra]
+    # Columns this command does not name (added by later migrations) get their model default
+    # ("" for a blank text field), as the ORM would write them: NOT NULL columns have no
+    # database default.
+    defaults = [
+        (field.column, field.get_default())
+        for field in model._meta.concrete_fields
+        if field.column not in names and not field.null and not field.primary_key
+    ]
+    if defaults:
+        names += [column for column, _ in defaults]
+        values = tuple(value for _, value in defaults)
+        rows = (row + values for row in rows)
     quoted = ", ".join(connection.ops.quote_name(name) for name in names)
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
