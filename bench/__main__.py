@@ -3,7 +3,8 @@
     python -m bench [--quick] [--only signing,replicas] [--keep]
 
 Each area runs in its own process (its own settings and connections) and prints one JSON line;
-the figures go under the area's key in var/bench/results.json, rendered to results.md. Everything
+the figures go under the area's key in var/bench/results.json (or, when the line is
+``{"results": {...}}``, under each key it names), rendered to results.md. Everything
 talks over loopback only. Timings are never asserted anywhere; compare ratios within one run.
 """
 
@@ -23,6 +24,7 @@ from stack import Stack
 REPO = Path(__file__).resolve().parent.parent
 # area -> (module, whether it needs the shared stack's environment)
 AREAS = {
+    "pages": ("bench.pages", True),  # seeds its own database on the bench stack
     "signing": ("bench.signing", True),
     "replicas": ("bench.replicas", False),  # starts the stack shapes it needs itself
     "thumbnails": ("bench.thumbnails", False),  # pure image code; no services
@@ -72,9 +74,12 @@ def main(argv: list[str] | None = None) -> int:
                 failed.append(area)
                 continue
             figures = json.loads(done.stdout.strip().splitlines()[-1])
-            figures["quick"] = args.quick
-            merge(area, figures)
-            print(json.dumps(figures, indent=2), flush=True)
+            # An area may fill several top-level keys: {"results": {key: figures, ...}}.
+            for key, value in (figures.pop("results", None) or {area: figures}).items():
+                if isinstance(value, dict):
+                    value["quick"] = args.quick
+                merge(key, value)
+                print(json.dumps({key: value}, indent=2), flush=True)
     finally:
         if not args.keep:
             stack.stop()

@@ -162,22 +162,33 @@ class Gunicorn:
                 self.proc.wait(5)
 
 
-def _load(port: int, seconds: float, at=None) -> list[tuple[float, float, bool]]:
-    """(start, latency, ok) of every request ``CLIENTS`` threads made in ``seconds``.
+def _load(
+    port: int,
+    seconds: float,
+    at=None,
+    *,
+    paths: tuple[str, ...] = ("/",),
+    clients: int = CLIENTS,
+    headers: dict[str, str] | None = None,
+) -> list[tuple[float, float, bool]]:
+    """(start, latency, ok) of every request ``clients`` threads made in ``seconds``.
 
+    Each thread keeps one connection alive and goes round ``paths`` (thread n starts at the nth).
     ``at`` = (delay, function): the function runs in the main thread ``delay`` s into the run.
     """
     samples: list[tuple[float, float, bool]] = []
     lock = threading.Lock()
     deadline = time.monotonic() + seconds
 
-    def client() -> None:
+    def client(number: int) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
         mine = []
+        turn = number
         while time.monotonic() < deadline:
             began = time.monotonic()
+            path, turn = paths[turn % len(paths)], turn + 1
             try:
-                conn.request("GET", "/")
+                conn.request("GET", path, headers=headers or {})
                 response = conn.getresponse()
                 response.read()
                 ok = response.status == 200
@@ -190,7 +201,7 @@ def _load(port: int, seconds: float, at=None) -> list[tuple[float, float, bool]]
         with lock:
             samples.extend(mine)
 
-    threads = [threading.Thread(target=client) for _ in range(CLIENTS)]
+    threads = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
     for thread in threads:
         thread.start()
     if at is not None:

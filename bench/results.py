@@ -65,8 +65,16 @@ def render(results: dict) -> str:
         if area == "machine":
             continue
         lines += ["", f"## {area}", "", "| figure | value |", "| --- | --- |"]
+        if not isinstance(figures, dict):
+            figures = {area: figures}
+        texts = []  # many-line values (a query plan) follow the table as code blocks
         for name, value in _flatten(figures):
+            if isinstance(value, str) and "\n" in value:
+                texts.append((name, value))
+                continue
             lines.append(f"| {name} | {value} |")
+        for name, value in texts:
+            lines += ["", f"`{name}`:", "", "```", value, "```"]
     return "\n".join(lines) + "\n"
 
 

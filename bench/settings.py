@@ -1,0 +1,8 @@
+"""Settings for the pages benchmark's gunicorn: the site's own, plus the naive baseline's URLs
+under /naive/ and a query counter. Never used outside ``make bench``."""
+
+from pinsite.settings import *  # noqa: F403
+from pinsite.settings import MIDDLEWARE
+
+ROOT_URLCONF = "bench.naive_urls"
+MIDDLEWARE = ["bench.query_count.QueryCountMiddleware", *MIDDLEWARE]
