@@ -550,3 +550,18 @@ def _file(data: bytes, name: str):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     return SimpleUploadedFile(name, data, content_type="image/jpeg")
+
+
+def test_more_like_this_ranks_shared_boards_above_shared_words_and_hides_secrets():
+    owner, other = make_user(), make_user()
+    board = make_board(owner)
+    pin = _ready_pin(owner, board, title="Alpine lake cabin")
+    same_board = _ready_pin(owner, board, title="Kitchen tiles")
+    same_word = _ready_pin(other, make_board(other), title="Lake sunset")
+    unrelated = _ready_pin(other, make_board(other), title="Birthday cake")
+    secret = _ready_pin(other, make_board(other, is_secret=True), title="Lake house")
+
+    ids = selectors.pin_related_ids(user=None, pin=pin)
+
+    assert ids.index(same_board.pk) < ids.index(same_word.pk)
+    assert unrelated.pk not in ids and secret.pk not in ids and pin.pk not in ids
