@@ -214,14 +214,19 @@ def presigned_post(
 
 
 def head(*, key: str) -> dict | None:
-    """{"size": bytes, "content_type": ...} of an object, or None when there is none."""
+    """{"size": bytes, "content_type": ..., "storage_class": ...} of an object, or None when
+    there is none (S3 omits the class for STANDARD; it is filled in)."""
     try:
         reply = _client().head_object(Bucket=_bucket(), Key=key)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
             return None
         raise
-    return {"size": reply["ContentLength"], "content_type": reply.get("ContentType", "")}
+    return {
+        "size": reply["ContentLength"],
+        "content_type": reply.get("ContentType", ""),
+        "storage_class": reply.get("StorageClass") or "STANDARD",
+    }
 
 
 def read_range(*, key: str, length: int) -> bytes:
@@ -300,14 +305,9 @@ def tier_change(*, key: str, tier: str) -> None:
 
 
 def storage_class(*, key: str) -> str | None:
-    """The object's storage class (S3 omits it for STANDARD), or None when there is no object."""
-    try:
-        reply = _client().head_object(Bucket=_bucket(), Key=key)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-            return None
-        raise
-    return reply.get("StorageClass") or "STANDARD"
+    """The object's storage class, or None when there is no object."""
+    found = head(key=key)
+    return found["storage_class"] if found else None
 
 
 def bucket_versioned() -> bool:
