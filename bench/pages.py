@@ -361,14 +361,21 @@ def search_plan(person, query: str) -> dict:
             stack.enter_context(connections[alias].execute_wrapper(capture))
         pin_search(user=person, query=query)
     searches = [(sql, params) for sql, params in ran if "@@" in sql]
-    searches = [item for item in searches if 'FROM "pins_pin"' in item[0]] or searches
     if not searches:
         raise RuntimeError(f"pin_search ran no full-text query for {query!r}: {ran}")
-    sql, params = searches[0]
+    plans = []
     with connection.cursor() as cursor:
-        cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    return {"query": query, "plan": plan, "uses_gin_index": "pins_pin_search" in plan}
+        for sql, params in searches:  # the matching boards, then the ranked pins
+            cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+    plan = "\n\n".join(plans)
+    indexes = sorted(set(re.findall(r" using (\w+)", plan)))
+    return {
+        "query": query,
+        "plan": plan,
+        "indexes": indexes,
+        "uses_gin_index": any(name.endswith(("_search", "_search_document")) for name in indexes),
+    }
 
 
 def run(*, quick: bool) -> dict:

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Lower
 from django.urls import reverse
+
+from pinsite.search import SEARCH_CONFIG, OnPostgreSQL
 
 # Gap left between neighbouring positions, so a drag-and-drop move usually writes one row.
 POSITION_GAP = 1024
@@ -59,6 +62,16 @@ class Board(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Name and description as an English tsvector, kept by PostgreSQL and GIN-indexed (migration
+    # 0002): search finds boards by name without re-parsing every board's text.
+    search_document = models.GeneratedField(
+        expression=OnPostgreSQL(
+            SearchVector("name", "description", config=SEARCH_CONFIG),
+            output_field=SearchVectorField(),
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     objects = BoardQuerySet.as_manager()
 

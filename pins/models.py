@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.db.models.functions import Length
@@ -9,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from pinsite.constraints import http_url_check
+from pinsite.search import SEARCH_CONFIG, OnPostgreSQL
 
 
 class StorageTier(models.TextChoices):
@@ -293,6 +295,17 @@ class Pin(models.Model):
     moderation_note = models.TextField(blank=True, help_text="Staff only.")
     created_at = models.DateTimeField(auto_now_add=True, db_index=False)
     updated_at = models.DateTimeField(auto_now=True)
+    # Title (weight A) and description (B) as an English tsvector, kept by PostgreSQL itself and
+    # GIN-indexed (migration 0006): search matches and ranks on it without re-parsing any text.
+    search_document = models.GeneratedField(
+        expression=OnPostgreSQL(
+            SearchVector("title", config=SEARCH_CONFIG, weight="A")
+            + SearchVector("description", config=SEARCH_CONFIG, weight="B"),
+            output_field=SearchVectorField(),
+        ),
+        output_field=SearchVectorField(),
+        db_persist=True,
+    )
 
     objects = PinQuerySet.as_manager()
 

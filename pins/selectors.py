@@ -28,6 +28,7 @@ from accounts.models import UserFollow
 from boards.models import Board, BoardFollow, BoardPin
 from pins import page_cache
 from pins.models import MediaRendition, Pin
+from pinsite.search import SEARCH_CONFIG
 
 MAX_SEARCH_WORDS = 8
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -35,8 +36,14 @@ WORD = re.compile(r"\w+", re.UNICODE)
 
 def _card_rows(queryset: QuerySet[Pin]) -> QuerySet[Pin]:
     """The pin, its owner and media in one query; renditions come with ``_prefetch_renditions``."""
-    return queryset.select_related("media", "owner").annotate(
-        on_public_board=Exists(BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False))
+    return (
+        queryset.select_related("media", "owner")
+        .defer("search_document")  # a grid never shows it
+        .annotate(
+            on_public_board=Exists(
+                BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False)
+            )
+        )
     )
 
 
@@ -335,25 +342,6 @@ def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
 
-SEARCH_CONFIG = "english"
-
-
-def pin_search_vector():
-    """The expression the GIN index ``pins_pin_search`` is built on (migration 0002): queries must
-    use exactly this expression for PostgreSQL to use the index."""
-    from django.contrib.postgres.search import SearchVector
-
-    return SearchVector("title", config=SEARCH_CONFIG, weight="A") + SearchVector(
-        "description", config=SEARCH_CONFIG, weight="B"
-    )
-
-
-def board_search_vector():
-    from django.contrib.postgres.search import SearchVector
-
-    return SearchVector("name", "description", config=SEARCH_CONFIG)
-
-
 def pin_search_page(*, user, query: str, cursor: str | None = None, limit: int = 50) -> GridPage:
     """Pins whose title, description or boards' names hold every word of ``query``, best first.
 
@@ -376,7 +364,15 @@ def pin_search_page(*, user, query: str, cursor: str | None = None, limit: int =
                 | Q(rank=rank, created_at__lt=stamp)
                 | Q(rank=rank, created_at=stamp, id__lt=pk)
             )
-        rows = list(_card_rows(queryset)[: limit + 1])
+        # The page's cards by the ids of its ranked subquery: joined before the sort, the owners
+        # and media of every candidate would be read to keep fifty. The order is the same ranking
+        # over the same rows, so sorting here matches the subquery's.
+        top = queryset.values("pk")[: limit + 1]
+        rows = sorted(
+            _card_rows(Pin.objects.filter(pk__in=top)).annotate(rank=_search_rank(words)),
+            key=lambda pin: (pin.rank, pin.created_at, pin.pk),
+            reverse=True,
+        )
         last = rows[limit - 1] if len(rows) > limit else None
         next_cursor = (
             # repr() keeps every bit of the rank, so the next page starts exactly after this one.
@@ -397,29 +393,44 @@ def pin_search(*, user, query: str, limit: int = 50) -> list[Pin]:
     return pin_search_page(user=user, query=query, limit=limit).pins
 
 
+# How many of the newest matches search ranks, per kind of match (the pin's own words, a board's
+# name): a common pair of words matches a fifth of a million pins, and ranking all of them costs
+# seconds. The newest matches are found by walking the pins' primary key backwards (common words)
+# or by the GIN index (rare ones), whichever PostgreSQL's statistics say is cheaper.
+SEARCH_WINDOW = 1000
+SEARCH_BOARDS = 500  # the newest boards whose name matches
+
+
 def _search_ranked(*, user, words: list[str]) -> QuerySet[Pin]:
     visible = Pin.objects.visible_to(user)
     if _postgres():
-        from django.contrib.postgres.search import SearchQuery, SearchRank
+        from django.contrib.postgres.search import SearchQuery
 
         search = SearchQuery(" ".join(words), search_type="plain", config=SEARCH_CONFIG)
-        matching_boards = (
+        # The matching boards first (their stored, GIN-indexed ``search_document``), as a list:
+        # inside the pins' query the planner walked every placement testing its board's name
+        # instead (200 ms over 1M pins).
+        matching_boards = list(
             Board.objects.visible_to(user)
-            .annotate(document=board_search_vector())
-            .filter(document=search)
+            .filter(search_document=search)
+            .order_by("-pk")
+            .values_list("pk", flat=True)[:SEARCH_BOARDS]
         )
-        # The candidates as a UNION of two index scans (the pins' GIN index, the boards' GIN
-        # index then their placements). Written as "matches OR on a matching board" the planner
-        # cannot use either index and scans every pin (82 s over 1M pins in `make bench`).
+        # The candidates as a UNION of two bounded scans: the newest pins whose own words match
+        # (the stored, GIN-indexed ``search_document``), and the newest pins placed on a matching
+        # board. Written as "matches OR on a matching board" the planner cannot use the index
+        # and scans every pin (82 s over 1M pins in `make bench`).
         by_words = (
-            Pin.objects.annotate(document=pin_search_vector()).filter(document=search).values("pk")
+            Pin.objects.filter(search_document=search).order_by("-pk").values("pk")[:SEARCH_WINDOW]
         )
-        by_board = BoardPin.objects.filter(board__in=matching_boards.values("pk")).values("pin_id")
+        by_board = (
+            BoardPin.objects.filter(board_id__in=matching_boards)
+            .order_by("-pin_id")
+            .values("pin_id")[:SEARCH_WINDOW]
+        )
         return (
             visible.filter(pk__in=by_words.union(by_board))
-            # As double precision: a real (float4) rank would come back rounded to its shortest
-            # text, and the next page's "rank below this" would start over.
-            .annotate(rank=Cast(SearchRank(pin_search_vector(), search), FloatField()))
+            .annotate(rank=_search_rank(words))
             .order_by("-rank", "-created_at", "-id")
         )
     queryset = visible
@@ -429,12 +440,22 @@ def _search_ranked(*, user, words: list[str]) -> QuerySet[Pin]:
             | Q(description__icontains=word)
             | Exists(BoardPin.objects.filter(pin=OuterRef("pk"), board__name__icontains=word))
         )
-    # Rank: how many of the words are in the title, then newest.
-    title_hits = sum(
+    return queryset.annotate(rank=_search_rank(words)).order_by("-rank", "-created_at", "-id")
+
+
+def _search_rank(words: list[str]):
+    """How well a pin matches: PostgreSQL's ts_rank over the stored document (as double
+    precision: a real would come back rounded to its shortest text, and the next page's "rank
+    below this" would start over); on SQLite, how many of the words are in the title."""
+    if _postgres():
+        from django.contrib.postgres.search import SearchQuery, SearchRank
+
+        search = SearchQuery(" ".join(words), search_type="plain", config=SEARCH_CONFIG)
+        return Cast(SearchRank(F("search_document"), search), FloatField())
+    return sum(
         (Case(When(title__icontains=word, then=Value(1)), default=Value(0)) for word in words),
         start=Value(0),
     )
-    return queryset.annotate(rank=title_hits).order_by("-rank", "-created_at", "-id")
 
 
 RELATED_CANDIDATES = 300  # per signal: shared boards, shared savers, title words
@@ -459,7 +480,7 @@ def pin_related_ids(*, user, pin: Pin, limit: int = 24) -> list[int]:
             from django.contrib.postgres.search import SearchQuery
 
             text = SearchQuery(" | ".join(words), search_type="raw", config=SEARCH_CONFIG)
-            matches = visible.annotate(document=pin_search_vector()).filter(document=text)
+            matches = visible.filter(search_document=text)
         else:
             any_word = Q()
             for word in words:

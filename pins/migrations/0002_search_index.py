@@ -1,7 +1,7 @@
 """Full-text search indexes, on PostgreSQL only (SQLite's search is the fallback in selectors).
 
-The indexed expressions are exactly what ``pins.selectors.pin_search_vector`` and
-``board_search_vector`` compile to, so the planner uses the indexes for ``pin_search``.
+Replaced by stored, GIN-indexed ``search_document`` columns (pins 0006, boards 0002). The
+expressions here were what the search queries of that time compiled to.
 """
 
 from django.db import migrations

@@ -517,11 +517,14 @@ def _write(model, columns: list[str], rows: Iterable[tuple], extra: list[str] = 
     names = [*columns, *extra]
     # Columns this command does not name (added by later migrations) get their model default
     # ("" for a blank text field), as the ORM would write them: NOT NULL columns have no
-    # database default.
+    # database default. Generated columns are the database's to fill.
     defaults = [
         (field.column, field.get_default())
         for field in model._meta.concrete_fields
-        if field.column not in names and not field.null and not field.primary_key
+        if field.column not in names
+        and not field.null
+        and not field.primary_key
+        and not field.generated
     ]
     if defaults:
         names += [column for column, _ in defaults]

@@ -1,0 +1,20 @@
+"""Full-text search pieces shared by pins and boards (PostgreSQL; SQLite searches with LIKE)."""
+
+from __future__ import annotations
+
+from django.db import models
+
+SEARCH_CONFIG = "english"
+
+
+class OnPostgreSQL(models.Func):
+    """``expression`` on PostgreSQL, an empty text elsewhere: for a stored column that only
+    PostgreSQL fills (SQLite keeps it empty; search there is the fallback in ``pins.selectors``)."""
+
+    template = "%(expressions)s"
+    arity = 1
+
+    def as_sql(self, compiler, connection, **extra_context):
+        if connection.vendor != "postgresql":
+            return "''", []
+        return super().as_sql(compiler, connection, **extra_context)
