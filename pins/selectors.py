@@ -34,16 +34,23 @@ MAX_SEARCH_WORDS = 8
 WORD = re.compile(r"\w+", re.UNICODE)
 
 
-def _card_rows(queryset: QuerySet[Pin]) -> QuerySet[Pin]:
-    """The pin, its owner and media in one query; renditions come with ``_prefetch_renditions``."""
-    return (
-        queryset.select_related("media", "owner")
-        .defer("search_document")  # a grid never shows it
-        .annotate(
-            on_public_board=Exists(
-                BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False)
-            )
-        )
+# What a card in a grid (and the pin page's lists of saves) reads: loading only these cut a
+# 50-pin page's model building in half (a media asset alone has eight timestamps to parse).
+CARD_FIELDS = (
+    *("id", "owner_id", "media_id", "parent_id", "title", "alt_text", "created_at"),
+    *("owner__id", "owner__username"),
+    *("media__id", "media__kind", "media__status", "media__width", "media__height"),
+    *("media__dominant_color", "media__placeholder"),
+)
+
+
+def _card_rows(queryset: QuerySet[Pin], *, whole: bool = False) -> QuerySet[Pin]:
+    """The pin, its owner and media in one query; renditions come with ``_prefetch_renditions``.
+    Only the columns a card reads (``CARD_FIELDS``), unless ``whole`` (the pin page's own pin)."""
+    queryset = queryset.select_related("media", "owner")
+    queryset = queryset.defer("search_document") if whole else queryset.only(*CARD_FIELDS)
+    return queryset.annotate(
+        on_public_board=Exists(BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False))
     )
 
 
@@ -66,7 +73,7 @@ def _pins_in_order(*, user, ids: list[int]) -> list[Pin]:
 def pin_get_visible(*, user, pk: int) -> Pin:
     """The pin if ``user`` may see it; Pin.DoesNotExist otherwise (shown as 404, never 403).
     Its renditions are not loaded: the pin page fetches them with the rest of the page's."""
-    return _card_rows(Pin.objects.visible_to(user)).get(pk=pk)
+    return _card_rows(Pin.objects.visible_to(user), whole=True).get(pk=pk)
 
 
 @dataclass(frozen=True)
@@ -83,9 +90,15 @@ def pin_page_neighbours(*, user, pin: Pin, saves_limit: int = 12) -> PinPageNeig
     related_ids = pin_related_ids(user=user, pin=pin)
     visible = Pin.objects.visible_to(user)
     newest_saves = visible.filter(parent=pin).order_by("-created_at", "-id").values("pk")
-    wanted = Q(pk__in=related_ids) | Q(pk__in=newest_saves[:saves_limit])
-    if pin.parent_id is not None:
-        wanted |= Q(pk=pin.parent_id)
+    known = [*related_ids, *([pin.parent_id] if pin.parent_id is not None else [])]
+    if _postgres():
+        # A UNION of the known ids and the newest saves: written as "in these ids OR in the
+        # newest saves" PostgreSQL tested every pin against both (1.6 s over 1M pins).
+        wanted = Q(
+            pk__in=Pin.objects.filter(pk__in=known).values("pk").union(newest_saves[:saves_limit])
+        )
+    else:  # SQLite cannot put a LIMITed select in a compound statement: there, the OR
+        wanted = Q(pk__in=known) | Q(pk__in=newest_saves[:saves_limit])
     rows = list(_card_rows(visible.filter(wanted)))
     _prefetch_renditions([pin, *rows])
     by_pk = {row.pk: row for row in rows}

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from accounts.services import user_follow
 from boards.models import BoardPin
+from boards.selectors import board_search
 from boards.services import board_collaborator_add, board_follow, board_pin_add, board_update
 from pins import selectors
 from pins.models import MediaAsset, Pin, PinReport
@@ -309,8 +310,15 @@ def test_search_follows_edits_ranks_own_words_before_board_names_and_keeps_its_w
     trips = make_board(owner, "Weekend trips")
     sunrise = _ready_pin(owner, trips, title="Sunrise")
     assert selectors.pin_search(user=None, query="harbour") == []
+    assert board_search(user=None, query="harbour walks") == []
     board_update(board=trips, name="Harbour walks", description="", is_secret=False)
     assert selectors.pin_search(user=None, query="harbour") == [sunrise]
+    assert board_search(user=None, query="harbour walks") == [trips]
+    assert board_search(user=None, query="walks harbour trips") == []  # every word must match
+    board_update(board=trips, name="Harbour walks", description="", is_secret=True)
+    assert board_search(user=None, query="harbour walks") == []
+    assert board_search(user=owner, query="harbour walks") == [trips]
+    board_update(board=trips, name="Harbour walks", description="", is_secret=False)
     # A pin's own words outrank a board's name, even when the board's pin is newer.
     shore = _ready_pin(owner, make_board(owner), title="Harbour at noon")
     later = _ready_pin(owner, trips, title="Boats")
