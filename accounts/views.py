@@ -18,6 +18,8 @@ from pins import storage
 from pins.selectors import pin_page_for_owner
 from pins.views import PAGE_SIZE, broken_cursor, render_grid_page
 
+PROFILE_BOARDS = 48  # boards listed on a profile before "Show all boards"
+
 
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
@@ -89,6 +91,16 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
         )
     except ValueError:
         return broken_cursor(request)
+    # The newest PROFILE_BOARDS boards, or all of them with ?boards=all (someone with hundreds
+    # of boards made every view of their profile draw hundreds of links).
+    all_boards = request.GET.get("boards") == "all"
+    boards = (
+        board_list_for_owner(
+            user=request.user, owner=person, limit=None if all_boards else PROFILE_BOARDS + 1
+        )
+        if not request.GET.get("partial")
+        else []
+    )
     # People made by createsuperuser or the admin have no profile row until they edit it.
     person_profile = getattr(person, "profile", None)
     if person_profile is not None and person_profile.avatar is not None:
@@ -100,9 +112,8 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
         pins=page.pins,
         next_cursor=page.next_cursor,
         person=person,
-        boards=board_list_for_owner(user=request.user, owner=person)
-        if not request.GET.get("partial")
-        else [],
+        boards=boards if all_boards else boards[:PROFILE_BOARDS],
+        more_boards=not all_boards and len(boards) > PROFILE_BOARDS,
         following=person.viewer_follows,
         follower_count=person.follower_count,
         avatar_url=avatar_url(person_profile),

@@ -29,14 +29,16 @@ def board_get_visible(*, user, username: str, slug: str) -> Board:
     return queryset.get(owner__username__iexact=username, slug=slug)
 
 
-def board_list_for_owner(*, user, owner) -> list[Board]:
-    """``owner``'s boards that ``user`` may see, newest first."""
-    return list(
+def board_list_for_owner(*, user, owner, limit: int | None = None) -> list[Board]:
+    """``owner``'s boards that ``user`` may see, newest first (the first ``limit`` of them)."""
+    boards = (
         Board.objects.visible_to(user)
         .filter(owner=owner)
         .select_related("owner")  # each board's URL names its owner
+        .only("id", "name", "slug", "is_secret", "created_at", "owner__id", "owner__username")
         .order_by("-created_at", "-id")
     )
+    return list(boards[:limit] if limit is not None else boards)
 
 
 def board_list_for_pin(*, user, pin) -> list[Board]:

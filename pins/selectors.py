@@ -56,9 +56,14 @@ def _card_rows(queryset: QuerySet[Pin], *, whole: bool = False) -> QuerySet[Pin]
 
 def _prefetch_renditions(pins: list[Pin]) -> None:
     """The renditions of every pin in ``pins`` (a whole page, any mix) in one query."""
-    prefetch_related_objects(
-        pins, Prefetch("media__renditions", queryset=MediaRendition.objects.order_by("width"))
+    # Only what ``pins.views.pin_card`` draws (the WebP images and the video; it never uses the
+    # JPEG renditions), and only the columns it reads.
+    drawn = (
+        MediaRendition.objects.filter(Q(format="webp") | Q(purpose=MediaRendition.Purpose.VIDEO))
+        .only("id", "asset_id", "purpose", "width", "height", "format", "key", "storage_tier")
+        .order_by("width")
     )
+    prefetch_related_objects(pins, Prefetch("media__renditions", queryset=drawn))
 
 
 def _pins_in_order(*, user, ids: list[int]) -> list[Pin]:

@@ -402,3 +402,25 @@ def test_profile_page_queries_do_not_grow_with_pins_and_boards(client, viewer):
     assert response.status_code == 200
     assert page_text(response).count('class="card"') == 30
     assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
+
+
+def test_a_profile_lists_its_newest_boards_then_all_of_them_on_request(client, monkeypatch):
+    from accounts import views
+
+    monkeypatch.setattr(views, "PROFILE_BOARDS", 3)
+    owner = make_user()
+    boards = [make_board(owner, f"Board {n}") for n in range(5)]
+    secret = make_board(owner, "Hidden plans", is_secret=True)
+
+    first = client.get(owner.get_absolute_url()).content.decode()
+    shown = [board.name for board in boards if board.get_absolute_url() in first]
+    assert shown == ["Board 2", "Board 3", "Board 4"]  # the newest three a visitor may see
+    assert "Show all boards" in first and secret.name not in first
+
+    everything = client.get(owner.get_absolute_url(), {"boards": "all"}).content.decode()
+    assert all(board.get_absolute_url() in everything for board in boards)
+    assert "Show all boards" not in everything and secret.name not in everything
+
+    client.force_login(owner)
+    mine = client.get(owner.get_absolute_url(), {"boards": "all"}).content.decode()
+    assert secret.name in mine
