@@ -48,6 +48,7 @@ import hashlib
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -117,7 +118,7 @@ def visibility_changed() -> None:
     _bump([VISIBILITY])
 
 
-def pins_changed(*, owner_ids=(), board_ids=()) -> None:
+def pins_changed(*, owner_ids: Iterable[int] = (), board_ids: Iterable[int] = ()) -> None:
     """Retire the feed, search and "more like this", and the profiles of ``owner_ids`` and pages
     of ``board_ids``: call after pins were made, edited, deleted or placed."""
     _bump([STREAM, *map(owner_scope, owner_ids), *map(board_scope, board_ids)])

@@ -424,14 +424,21 @@ def _make_visible_by_unhiding(owner, viewer, board, pin):
     pin_moderate(pin_ids=[pin.pk], state=Pin.Moderation.VISIBLE)
 
 
+def _make_visible_in_the_change_form(owner, viewer, board, pin):
+    pin = Pin.objects.get(pk=pin.pk)  # as the admin's change form loads and saves it
+    pin.moderation_state = Pin.Moderation.VISIBLE
+    pin.save()
+
+
 @pytest.mark.parametrize(
     "secret, hidden, make_visible",
     [
         (True, False, _make_visible_by_publishing),
         (True, False, _make_visible_by_inviting),
         (False, True, _make_visible_by_unhiding),
+        (False, True, _make_visible_in_the_change_form),
     ],
-    ids=["board made public", "collaborator added", "pin unhidden"],
+    ids=["board made public", "collaborator added", "pin unhidden", "pin unhidden by a save"],
 )
 def test_a_pin_made_visible_shows_at_once_on_every_page_that_lists_it(
     client, secret, hidden, make_visible
