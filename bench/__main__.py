@@ -29,6 +29,7 @@ AREAS = {
     "replicas": ("bench.replicas", False),  # starts the stack shapes it needs itself
     "thumbnails": ("bench.thumbnails", False),  # pure image code; no services
     "tiering": ("bench.tiering", True),
+    "cache": ("bench.cache", True),  # the page cache's hit rate; reuses the pages' small database
 }
 
 

@@ -147,7 +147,7 @@ def board_pin_move(*, board: Board, pin_id: int, before_id: int | None) -> Board
                 BoardPin.objects.filter(board=board, pin_id=pid).update(
                     position=rank * POSITION_GAP
                 )
-            page_cache.content_changed()  # update() sends no signals
+            page_cache.board_changed(board_id=board.pk)  # update() sends no signals
             moving.refresh_from_db()
             return moving
         moving.position = position

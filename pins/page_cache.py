@@ -6,14 +6,26 @@ fields. Every page then loads its pins *by id through* ``Pin.objects.visible_to(
 entry that is out of date can at worst miss or misorder a pin: it can never show a pin the viewer
 may not see (secret stays 404). Entries are per viewer (signed-out visitors share one).
 
-**Invalidation by generation, not deletion.** Each key embeds generation stamps:
+**Invalidation by generation, not deletion.** Each key embeds the generation stamps of the
+scopes its page depends on, so a write retires only the pages it can change:
 
-* ``content``: any write that changes which pins a page lists or in which order — a pin created,
-  saved, edited, moderated or deleted; a board's pins, order, name, secrecy or deletion; a
-  collaborator added or removed. (Model signals catch every write path, the admin's included;
-  ``QuerySet.update`` and ``bulk_create`` send none, so their callers, and bulk loads, call
-  ``content_changed`` themselves.)
-* ``follows:<user id>``: that person followed or unfollowed someone or a board (their feed only).
+* ``vis`` (every page): what makes a pin visible or not — a board's secrecy or owner, a board
+  deleted, a collaborator added or removed, a pin's moderation or owner. Rare; retires everything,
+  because a pin that becomes visible must be listed on the very next view of any page.
+* ``stream`` (home feed, search, "more like this": they depend on every pin): a pin created,
+  saved, edited or deleted; a pin placed on, moved between or taken off a board; a board renamed.
+* ``board:<id>`` (that board's page): its pins added, removed or reordered; the board edited.
+* ``owner:<id>`` (that person's profile): their pins created, edited, deleted, placed or moved.
+* ``follows:<user id>`` (that person's feed): they followed or unfollowed someone or a board.
+
+So a new pin by X on board B retires the feed, search and "more like this", X's profile and B's
+page; every other board and profile stays cached. A write that makes a pin invisible could
+leave it out by the gate alone; it stamps anyway, so pages keep their full length. Model signals
+catch every write path, the admin's and the shell's included (a save that may change visibility
+is told apart by reading the row's old values first); ``QuerySet.update`` and ``bulk_create``
+send none, so their callers stamp by hand (``visibility_changed``, ``board_changed``), and bulk
+loads call ``content_changed``, which retires everything. ``PAGE_CACHE_SCOPED = False`` falls
+back to one stamp for all of it (every write retires every page), as before the scopes.
 
 A change writes a new stamp (the time in nanoseconds), so no old entry is read again; old entries
 simply expire (``PAGE_CACHE_SECONDS``). No wide deletes, no key scans.
@@ -36,14 +48,17 @@ import hashlib
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
+from django.db.models import QuerySet
 
-CONTENT = "pc:gen:content"
+VISIBILITY = "pc:gen:vis"
+STREAM = "pc:gen:stream"
 _lost: set[str] = set()  # stamps this process could not write (Redis down); written on recovery
 _counts: Counter[tuple[str, str]] = Counter()
 _lock = threading.Lock()
@@ -51,6 +66,16 @@ _lock = threading.Lock()
 
 def _follows_key(user_id: int) -> str:
     return f"pc:gen:follows:{user_id}"
+
+
+def board_scope(board_id: int) -> str:
+    """The stamp of one board's page."""
+    return f"pc:gen:board:{board_id}"
+
+
+def owner_scope(user_id: int) -> str:
+    """The stamp of one person's profile page."""
+    return f"pc:gen:owner:{user_id}"
 
 
 def _count(kind: str, outcome: str) -> None:
@@ -83,8 +108,25 @@ def reset_counts() -> None:
 
 
 def content_changed() -> None:
-    """Retire every cached page: call after a write that changes what some page lists."""
-    _bump([CONTENT])
+    """Retire every cached page: call after a write whose reach is unknown (a bulk load)."""
+    _bump([VISIBILITY])
+
+
+def visibility_changed() -> None:
+    """Retire every cached page: call after a write that may make a pin visible or not to someone
+    (moderation, secrecy, membership)."""
+    _bump([VISIBILITY])
+
+
+def pins_changed(*, owner_ids: Iterable[int] = (), board_ids: Iterable[int] = ()) -> None:
+    """Retire the feed, search and "more like this", and the profiles of ``owner_ids`` and pages
+    of ``board_ids``: call after pins were made, edited, deleted or placed."""
+    _bump([STREAM, *map(owner_scope, owner_ids), *map(board_scope, board_ids)])
+
+
+def board_changed(*, board_id: int) -> None:
+    """Retire the pages of one board: call after its pins were reordered."""
+    _bump([board_scope(board_id)])
 
 
 def follows_changed(*, user_id: int) -> None:
@@ -95,30 +137,138 @@ def follows_changed(*, user_id: int) -> None:
 def connect_signals() -> None:
     """Stamp on every save and delete of the rows pages are made of, whatever wrote them (services,
     the admin, the shell). Called once from ``PinsConfig.ready``."""
-    from django.db.models.signals import post_delete, post_save
+    from django.db.models.signals import post_delete, post_save, pre_save
 
     from accounts.models import UserFollow
     from boards.models import Board, BoardCollaborator, BoardFollow, BoardPin
     from pins.models import Pin
 
-    for model in (Pin, Board, BoardPin, BoardCollaborator):
-        for signal in (post_save, post_delete):
-            signal.connect(
-                _on_content_row, sender=model, dispatch_uid=f"page_cache.{model.__name__}"
-            )
-    for model in (UserFollow, BoardFollow):
-        for signal in (post_save, post_delete):
-            signal.connect(
-                _on_follow_row, sender=model, dispatch_uid=f"page_cache.{model.__name__}"
-            )
+    handlers = {
+        Pin: (_before_pin, _on_pin, _on_pin_deleted),
+        Board: (_before_board, _on_board, _on_board_deleted),
+        BoardPin: (_before_placement, _on_placement, _on_placement_deleted),
+        BoardCollaborator: (None, _on_membership, _on_membership),
+        UserFollow: (None, _on_follow_row, _on_follow_row),
+        BoardFollow: (None, _on_follow_row, _on_follow_row),
+    }
+    for model, (before, saved, deleted) in handlers.items():
+        uid = f"page_cache.{model.__name__}"
+        if before is not None:
+            pre_save.connect(before, sender=model, dispatch_uid=uid)
+        post_save.connect(saved, sender=model, dispatch_uid=uid)
+        post_delete.connect(deleted, sender=model, dispatch_uid=uid)
 
 
-def _on_content_row(sender, instance, **kwargs) -> None:
-    from boards.models import Board
+def _old_values(sender, instance, fields: tuple[str, ...], using, update_fields) -> None:
+    """Keep the row's stored ``fields`` on the instance before an update that may change them, so
+    the post_save handler can tell which scopes the save reaches (None: a new row)."""
+    instance._page_cache_old = None
+    if instance.pk is None or instance._state.adding:
+        return
+    names = {name for field in fields for name in (field, field.removesuffix("_id"))}
+    if update_fields is not None and not names & set(update_fields):
+        instance._page_cache_old = {field: getattr(instance, field) for field in fields}
+        return
+    instance._page_cache_old = (
+        sender._default_manager.using(using).filter(pk=instance.pk).values(*fields).first()
+    )
 
-    if sender is Board and kwargs.get("created"):
+
+def _changed(instance, fields: tuple[str, ...]) -> bool:
+    old = getattr(instance, "_page_cache_old", None)
+    return old is None or any(old[field] != getattr(instance, field) for field in fields)
+
+
+_PIN_GATE = ("moderation_state", "owner_id")  # what the visibility gate reads from the pin itself
+
+
+def _before_pin(sender, instance, using=None, update_fields=None, **kwargs) -> None:
+    _old_values(sender, instance, _PIN_GATE, using, update_fields)
+
+
+def _on_pin(sender, instance, created=False, **kwargs) -> None:
+    if not created and _changed(instance, _PIN_GATE):
+        visibility_changed()  # hidden, shown, removed, or someone else's now
+        return
+    pins_changed(owner_ids=[instance.owner_id])  # its placements stamp their boards
+
+
+def _on_pin_deleted(sender, instance, **kwargs) -> None:
+    pins_changed(owner_ids=[instance.owner_id])  # its placements go first and stamp their boards
+
+
+_BOARD_GATE = ("is_secret", "owner_id")
+
+
+def _before_board(sender, instance, using=None, update_fields=None, **kwargs) -> None:
+    _old_values(sender, instance, _BOARD_GATE, using, update_fields)
+
+
+def _on_board(sender, instance, created=False, **kwargs) -> None:
+    if created:
         return  # a new board has no pins yet: no page lists anything new
-    content_changed()
+    if _changed(instance, _BOARD_GATE):
+        visibility_changed()
+        return
+    _bump([STREAM, board_scope(instance.pk)])  # renamed: search matches board names
+
+
+def _on_board_deleted(sender, instance, **kwargs) -> None:
+    visibility_changed()
+
+
+_PLACEMENT = ("board_id", "pin_id")
+
+
+def _before_placement(sender, instance, using=None, update_fields=None, **kwargs) -> None:
+    _old_values(sender, instance, _PLACEMENT, using, update_fields)
+
+
+def _pin_owners(pin_ids, using) -> list[int]:
+    from pins.models import Pin
+
+    return list(
+        Pin.objects.using(using).filter(pk__in=set(pin_ids)).values_list("owner_id", flat=True)
+    )
+
+
+def _on_placement(sender, instance, created=False, using=None, **kwargs) -> None:
+    old = getattr(instance, "_page_cache_old", None)
+    if not created and old is not None and not _changed(instance, _PLACEMENT):
+        board_changed(board_id=instance.board_id)  # moved within its board
+        return
+    boards, pins = {instance.board_id}, {instance.pin_id}
+    if old is not None:
+        boards.add(old["board_id"])
+        pins.add(old["pin_id"])
+    # Placed on a public board, a pin may become visible: on that board, in its owner's profile
+    # and everywhere the stream reaches.
+    if pins == {instance.pin_id} and sender.pin.is_cached(instance):
+        owners = [instance.pin.owner_id]
+    else:
+        owners = _pin_owners(pins, using)
+    pins_changed(owner_ids=owners, board_ids=sorted(boards))
+
+
+def _on_placement_deleted(sender, instance, using=None, origin=None, **kwargs) -> None:
+    from boards.models import Board
+    from pins.models import Pin
+
+    # Deleted with its pin (whose own stamp names the owner) or its board (which stamps
+    # visibility): no need to look the owner up, once per placement.
+    if (origin.model if isinstance(origin, QuerySet) else type(origin)) in (Pin, Board):
+        pins_changed(board_ids=[instance.board_id])
+        return
+    owners = (
+        [instance.pin.owner_id]
+        if sender.pin.is_cached(instance)
+        else _pin_owners([instance.pin_id], using)
+    )
+    pins_changed(owner_ids=owners, board_ids=[instance.board_id])
+
+
+def _on_membership(sender, instance, **kwargs) -> None:
+    visibility_changed()
 
 
 def _on_follow_row(sender, instance, **kwargs) -> None:
@@ -135,7 +285,15 @@ class StampOnCommit:
         _write_stamps(sorted(self.keys))
 
 
+def _unscoped(keys: list[str]) -> list[str]:
+    """``keys`` as they were before the scopes (PAGE_CACHE_SCOPED off): one stamp for all pins."""
+    if settings.PAGE_CACHE_SCOPED:
+        return keys
+    return sorted({key if key.startswith("pc:gen:follows:") else VISIBILITY for key in keys})
+
+
 def _bump(keys: list[str]) -> None:
+    keys = _unscoped(keys)
     _write_stamps(keys)
     connection = transaction.get_connection()
     if not connection.in_atomic_block:
@@ -209,11 +367,14 @@ class Entry:
         cache.set(self.key, value, timeout=settings.PAGE_CACHE_SECONDS)
 
 
-def entry(kind: str, *, viewer, parts: tuple, follows: bool = False) -> Entry:
+def entry(kind: str, *, viewer, parts: tuple, scopes: list[str], follows: bool = False) -> Entry:
     """The cache slot for page ``kind`` with ``parts`` (e.g. board id and cursor) as ``viewer``
-    sees it; ``follows``: the page also depends on whom the viewer follows (the feed)."""
+    sees it. ``scopes``: the stamps besides visibility the page depends on (``STREAM``,
+    ``board_scope(id)``, ``owner_scope(id)``); ``follows``: the page also depends on whom the
+    viewer follows (the feed)."""
     signed_in = viewer is not None and viewer.is_authenticated
-    stamp_keys = [CONTENT] + ([_follows_key(viewer.pk)] if follows and signed_in else [])
+    follow_keys = [_follows_key(viewer.pk)] if follows and signed_in else []
+    stamp_keys = _unscoped([VISIBILITY, *scopes]) + follow_keys
     stamps = _stamps(stamp_keys)
     if stamps is None:
         _count(kind, "bypass")

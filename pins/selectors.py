@@ -154,12 +154,12 @@ def _keyset_decode(cursor: str, *types) -> tuple:
 
 
 def _cached_grid_page(
-    kind: str, *, user, parts: tuple, compute, follows: bool = False
+    kind: str, *, user, parts: tuple, scopes: list[str], compute, follows: bool = False
 ) -> tuple[list[Pin], dict]:
     """One page of a grid: its ids from the cache when current (the pins are then loaded by id
     through the visibility gate), else ``compute()`` -> (pins, extra) and its ids are kept.
     Returns the pins with renditions, and ``extra`` (plain data stored with the ids)."""
-    slot = page_cache.entry(kind, viewer=user, parts=parts, follows=follows)
+    slot = page_cache.entry(kind, viewer=user, parts=parts, scopes=scopes, follows=follows)
     if slot.value is not None:
         pins = _pins_in_order(user=user, ids=slot.value["ids"])
         extra = slot.value["extra"]
@@ -197,7 +197,11 @@ def pin_page_for_board(*, user, board, cursor: str | None = None, limit: int = 5
         return rows[:limit], {"next": next_cursor}
 
     pins, extra = _cached_grid_page(
-        "board", user=user, parts=(board.pk, cursor, limit), compute=compute
+        "board",
+        user=user,
+        parts=(board.pk, cursor, limit),
+        scopes=[page_cache.board_scope(board.pk)],
+        compute=compute,
     )
     return GridPage(pins, extra["next"])
 
@@ -218,7 +222,11 @@ def pin_page_for_owner(*, user, owner, cursor: str | None = None, limit: int = 5
         return rows[:limit], {"next": next_cursor}
 
     pins, extra = _cached_grid_page(
-        "profile", user=user, parts=(owner.pk, cursor, limit), compute=compute
+        "profile",
+        user=user,
+        parts=(owner.pk, cursor, limit),
+        scopes=[page_cache.owner_scope(owner.pk)],
+        compute=compute,
     )
     return GridPage(pins, extra["next"])
 
@@ -344,7 +352,12 @@ def pin_feed_for_user(*, user, cursor: str | None = None, limit: int = 30) -> Fe
         return pins, {"next": next_cursor, "following": following_count}
 
     pins, extra = _cached_grid_page(
-        "feed", user=user, parts=(cursor, limit), compute=compute, follows=True
+        "feed",
+        user=user,
+        parts=(cursor, limit),
+        scopes=[page_cache.STREAM],
+        compute=compute,
+        follows=True,
     )
     return FeedPage(pins, extra["next"], extra["following"])
 
@@ -401,7 +414,11 @@ def pin_search_page(*, user, query: str, cursor: str | None = None, limit: int =
         return rows[:limit], {"next": next_cursor}
 
     pins, extra = _cached_grid_page(
-        "search", user=user, parts=(tuple(words), cursor, limit), compute=compute
+        "search",
+        user=user,
+        parts=(tuple(words), cursor, limit),
+        scopes=[page_cache.STREAM],
+        compute=compute,
     )
     return GridPage(pins, extra["next"])
 
@@ -481,8 +498,10 @@ RELATED_CANDIDATES = 300  # per signal: shared boards, shared savers, title word
 
 def pin_related_ids(*, user, pin: Pin, limit: int = 24) -> list[int]:
     """ "More like this": ids ranked by shared boards (3 each), shared savers (2) and title words
-    (1), then newest; one query, cached per viewer until content changes."""
-    slot = page_cache.entry("related", viewer=user, parts=(pin.pk, limit))
+    (1), then newest; one query, cached per viewer until a pin or placement changes."""
+    slot = page_cache.entry(
+        "related", viewer=user, parts=(pin.pk, limit), scopes=[page_cache.STREAM]
+    )
     if slot.value is not None:
         return slot.value
     visible = Pin.objects.visible_to(user).exclude(media_id=pin.media_id)

@@ -640,7 +640,7 @@ def pin_moderate(*, pin_ids: list[int], state: str, note: str = "") -> int:
     if note:
         changes["moderation_note"] = note
     changed = Pin.objects.filter(pk__in=pin_ids).exclude(moderation_state=state).update(**changes)
-    page_cache.content_changed()  # update() sends no signals
+    page_cache.visibility_changed()  # update() sends no signals
     return changed
 
 

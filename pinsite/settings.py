@@ -271,6 +271,8 @@ else:
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 300)
 # After a change, pages are not cached for this long: a read replica in rotation may lag this much.
 PAGE_CACHE_SETTLE_SECONDS = REPLICA_MAX_LAG + 2 * REPLICA_PROBE_INTERVAL if REPLICA_ALIASES else 0.0
+# Off: one stamp for every page, so any write retires them all (the way before scoped stamps).
+PAGE_CACHE_SCOPED = env_bool("PAGE_CACHE_SCOPED", default=True)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)

@@ -349,3 +349,161 @@ def test_writes_outside_the_services_retire_entries_too(client):
     before = _hits()
     client.get(owner.get_absolute_url())
     assert _hits() == before + 1
+
+
+# --- Scoped stamps: a write retires only the pages it can change ------------------------------
+
+
+def _served_from_cache(client, url: str) -> bool:
+    before = _hits()
+    assert client.get(url).status_code == 200, url
+    return _hits() == before + 1
+
+
+def test_a_new_pin_retires_its_board_profile_feed_and_search_and_nothing_else(client):
+    owner, other, viewer = make_user(), make_user(), make_user()
+    board_a, board_b = make_board(owner, "Alpha"), make_board(owner, "Beta")
+    older = _pin(owner, board_a, title="Old lake")
+    _pin(owner, board_b, title="Beta lake")
+    _pin(other, make_board(other), title="Their lake")
+    client.force_login(viewer)
+    untouched = [board_b.get_absolute_url(), other.get_absolute_url()]
+    reached = [
+        "/",
+        board_a.get_absolute_url(),
+        owner.get_absolute_url(),
+        "/search/?q=lake",
+        older.get_absolute_url(),  # "more like this": the same word
+    ]
+    _warm(client, *untouched, *reached)
+
+    new = _pin(owner, board_a, title="New lake")
+    for url in untouched:
+        assert _served_from_cache(client, url), url
+    for url in reached:
+        assert _shows(client, url, new), url
+    client.logout()  # signed out too (their entries are shared)
+    for url in reached:
+        assert _shows(client, url, new), url
+
+
+def test_a_save_retires_the_savers_pages_not_the_originals_board(client):
+    owner, saver = make_user(), make_user()
+    board = make_board(owner, "Source")
+    original = _pin(owner, board, title="Saved lake")
+    _pin(saver, make_board(saver), title="Saver's own")
+    target = make_board(saver, "Keepers")
+    _warm(client, board.get_absolute_url(), owner.get_absolute_url(), saver.get_absolute_url())
+
+    copy = pin_save(user=saver, pin=original, board=target)
+    assert _served_from_cache(client, board.get_absolute_url())
+    assert _served_from_cache(client, owner.get_absolute_url())
+    assert _shows(client, saver.get_absolute_url(), copy)
+    assert _shows(client, target.get_absolute_url(), copy)
+    assert _shows(client, "/search/?q=lake", copy)
+
+
+def test_a_renamed_board_is_found_by_its_new_name_at_once(client):
+    owner = make_user()
+    board = make_board(owner, "Sketches")
+    pin = _pin(owner, board, title="Untitled")
+    _warm(client, "/search/?q=watercolours", board.get_absolute_url())
+    board_update(board=board, name="Watercolours", description="", is_secret=False)
+    assert _shows(client, "/search/?q=watercolours", pin)
+
+
+def _make_visible_by_publishing(owner, viewer, board, pin):
+    board_update(board=board, name=board.name, description="", is_secret=False)
+
+
+def _make_visible_by_inviting(owner, viewer, board, pin):
+    board_collaborator_add(board=board, user=viewer, invited_by=owner)
+
+
+def _make_visible_by_unhiding(owner, viewer, board, pin):
+    pin_moderate(pin_ids=[pin.pk], state=Pin.Moderation.VISIBLE)
+
+
+def _make_visible_in_the_change_form(owner, viewer, board, pin):
+    pin = Pin.objects.get(pk=pin.pk)  # as the admin's change form loads and saves it
+    pin.moderation_state = Pin.Moderation.VISIBLE
+    pin.save()
+
+
+@pytest.mark.parametrize(
+    "secret, hidden, make_visible",
+    [
+        (True, False, _make_visible_by_publishing),
+        (True, False, _make_visible_by_inviting),
+        (False, True, _make_visible_by_unhiding),
+        (False, True, _make_visible_in_the_change_form),
+    ],
+    ids=["board made public", "collaborator added", "pin unhidden", "pin unhidden by a save"],
+)
+def test_a_pin_made_visible_shows_at_once_on_every_page_that_lists_it(
+    client, secret, hidden, make_visible
+):
+    owner, viewer = make_user(), make_user()
+    board = make_board(owner, "Garden", is_secret=secret)
+    pin = _pin(owner, board, title="Rose garden")
+    if hidden:
+        pin_moderate(pin_ids=[pin.pk], state=Pin.Moderation.HIDDEN)
+    neighbour = _pin(owner, make_board(owner, "Shrubs"), title="Rose bush")
+    other_board = make_board(owner, "Other")
+    _pin(owner, other_board, title="Stays put")
+    client.force_login(viewer)
+    urls = [
+        "/",
+        owner.get_absolute_url(),
+        "/search/?q=rose",
+        neighbour.get_absolute_url(),  # "more like this": the same word
+    ]
+    if not secret:
+        urls.append(board.get_absolute_url())
+    _warm(client, *urls, other_board.get_absolute_url())
+    assert not any(_shows(client, url, pin) for url in urls)
+
+    make_visible(owner, viewer, board, pin)
+    for url in [*urls, board.get_absolute_url()]:
+        assert _shows(client, url, pin), url
+    assert client.get(pin.get_absolute_url()).status_code == 200
+
+
+def test_moving_a_pin_between_boards_updates_both_boards(client):
+    """The admin's placement form (and the shell) moves a pin by changing the placement's board."""
+    from boards.models import BoardPin
+
+    owner, viewer = make_user(), make_user()
+    board_a, board_b = make_board(owner, "From"), make_board(owner, "To")
+    moving = _pin(owner, board_a, title="Mover")
+    _pin(owner, board_a, title="Stays on A")
+    _pin(owner, board_b, title="Already on B")
+    client.force_login(viewer)
+    _warm(client, board_a.get_absolute_url(), board_b.get_absolute_url())
+
+    placement = BoardPin.objects.get(board=board_a, pin=moving)
+    placement.board = board_b
+    placement.save()
+    assert not _shows(client, board_a.get_absolute_url(), moving)
+    assert _shows(client, board_b.get_absolute_url(), moving)
+
+    BoardPin.objects.get(board=board_b, pin=moving).delete()  # and back, as remove and add
+    from boards.services import board_pin_add
+
+    board_pin_add(board=board_a, pin=moving, added_by=owner)
+    assert _shows(client, board_a.get_absolute_url(), moving)
+    assert not _shows(client, board_b.get_absolute_url(), moving)
+
+
+def test_unscoped_every_write_retires_every_page(client, settings):
+    """PAGE_CACHE_SCOPED off: the single stamp of before, for comparison and as a way back."""
+    settings.PAGE_CACHE_SCOPED = False
+    owner, other = make_user(), make_user()
+    board_a, board_b = make_board(owner), make_board(owner)
+    _pin(owner, board_b)
+    _pin(other, make_board(other))
+    _warm(client, board_b.get_absolute_url(), other.get_absolute_url())
+    new = _pin(owner, board_a)
+    for url in (board_b.get_absolute_url(), other.get_absolute_url()):
+        assert not _served_from_cache(client, url), url
+    assert _shows(client, board_a.get_absolute_url(), new)
