@@ -6,6 +6,7 @@ Against the session's Redis; "Redis down" is a port nothing listens on.
 from __future__ import annotations
 
 import logging
+import socket
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -93,6 +94,29 @@ def test_with_redis_down_the_page_renders_and_the_loss_is_logged_once(services, 
     lost = [r for r in caplog.records if "access counts are being lost" in r.getMessage()]
     assert len(lost) == 1
     assert MediaAsset.objects.get(pk=pin.media_id).reads_total == 0
+
+
+def test_after_redis_hangs_it_is_not_asked_again_for_a_while(services, monkeypatch):
+    """A hung Redis (here a socket that accepts and never answers) costs one page the socket
+    timeout; the pages after it skip the count until the back-off runs out."""
+    hung = socket.create_server(("127.0.0.1", 0))
+    try:
+        with override_settings(REDIS_URL=f"redis://127.0.0.1:{hung.getsockname()[1]}/0"):
+            client = tier_access._redis()
+            asked = []
+            pipeline = client.pipeline
+            monkeypatch.setattr(
+                client, "pipeline", lambda **options: asked.append(1) or pipeline(**options)
+            )
+            monkeypatch.setattr(tier_access, "_down_until", 0.0)
+            for _ in range(3):
+                tier_access.record([1])
+            assert len(asked) == 1
+            monkeypatch.setattr(tier_access, "_down_until", 0.0)  # the back-off has run out
+            tier_access.record([1])
+            assert len(asked) == 2
+    finally:
+        hung.close()
 
 
 def test_without_redis_the_process_keeps_the_counts_and_flushes_them(services):
