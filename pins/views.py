@@ -54,9 +54,11 @@ class PinCard:
 
 
 def pin_card(pin: Pin) -> PinCard:
-    # Prefetched by the selector. Pages use the WebP renditions; the JPEG ones are the fallback
-    # for clients that cannot show WebP.
-    everything = list(pin.media.renditions.all())
+    # Loaded by the selectors as plain rows (``drawn_renditions``). Pages use the WebP
+    # renditions; the JPEG ones are the fallback for clients that cannot show WebP.
+    everything = getattr(pin.media, "drawn_renditions", None)
+    if everything is None:  # a pin that did not come through the selectors
+        everything = list(pin.media.renditions.all())
     renditions = [r for r in everything if r.format == "webp"]
     video = [r for r in everything if r.purpose == "video"]
     grid = sorted((r for r in renditions if r.purpose == "grid"), key=lambda r: r.width)
