@@ -335,6 +335,10 @@ def measure_page(
     }
 
 
+def _search_queries(chosen: dict) -> list[str]:
+    return [path.split("=", 1)[1].replace("+", " ") for path in chosen["paths"]["search"]]
+
+
 def search_plan(person, query: str) -> dict:
     """EXPLAIN (ANALYZE, BUFFERS) of the pin search pinsite runs for ``query`` as ``person``.
 
@@ -370,10 +374,12 @@ def search_plan(person, query: str) -> dict:
             plans.append("\n".join(row[0] for row in cursor.fetchall()))
     plan = "\n\n".join(plans)
     indexes = sorted(set(re.findall(r" using (\w+)", plan)))
+    times = re.findall(r"Execution Time: ([\d.]+) ms", plan)
     return {
         "query": query,
         "plan": plan,
         "indexes": indexes,
+        "database_ms": round(sum(map(float, times)), 1),
         "uses_gin_index": any(name.endswith(("_search", "_search_document")) for name in indexes),
     }
 
@@ -425,9 +431,22 @@ def run(*, quick: bool) -> dict:
         )
     finally:
         web.stop()
-    plan = search_plan(
-        chosen["person"], chosen["paths"]["search"][0].split("=", 1)[1].replace("+", " ")
-    )
+    # Every query's plan in brief (which indexes, how long in the database), and in full the
+    # first query's plan and the first that went through a GIN index: common words are found
+    # by walking the primary key newest first, rarer ones through the GIN index.
+    plans = [search_plan(chosen["person"], query) for query in _search_queries(chosen)]
+    plan = plans[0]
+    gin = next((found for found in plans if found["uses_gin_index"]), None)
+    if gin is not None and gin is not plan:
+        plan = {**plan, "gin_query": gin["query"], "gin_plan": gin["plan"]}
+    plan["plans_by_query"] = {
+        found["query"]: {
+            "indexes": found["indexes"],
+            "database_ms": found["database_ms"],
+            "uses_gin_index": found["uses_gin_index"],
+        }
+        for found in plans
+    }
     search = figures.pop("search_figures")
     return {
         "results": {
