@@ -494,11 +494,17 @@ def _search_ranked(*, user, words: list[str]) -> QuerySet[Pin]:
             .order_by("-rank", "-created_at", "-id")
         )
     queryset = visible
+    visible_boards = Board.objects.visible_to(user).values("pk")
     for word in words:
         queryset = queryset.filter(
             Q(title__icontains=word)
             | Q(description__icontains=word)
-            | Exists(BoardPin.objects.filter(pin=OuterRef("pk"), board__name__icontains=word))
+            | Exists(
+                # Only boards the viewer may see: a secret board's name must not find its pins.
+                BoardPin.objects.filter(pin=OuterRef("pk"), board__in=visible_boards).filter(
+                    Q(board__name__icontains=word) | Q(board__description__icontains=word)
+                )
+            )
         )
     return queryset.annotate(rank=_search_rank(words)).order_by("-rank", "-created_at", "-id")
 
