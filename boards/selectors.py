@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
 from boards.models import Board, BoardCollaborator, BoardFollow
-from pinsite.search import SEARCH_CONFIG
+from pinsite.search import all_words_query
 
 
 def board_get_visible(*, user, username: str, slug: str) -> Board:
@@ -81,11 +81,7 @@ def board_search(*, user, query: str, limit: int = 12) -> list[Board]:
     if connection.vendor == "postgresql":
         # Full text, as pin search: the stored, GIN-indexed document (a LIKE per word read
         # every board, 25 ms over 50k boards).
-        from django.contrib.postgres.search import SearchQuery
-
-        boards = boards.filter(
-            search_document=SearchQuery(" ".join(words), search_type="plain", config=SEARCH_CONFIG)
-        )
+        boards = boards.filter(search_document=all_words_query(words))
     else:
         for word in words:
             boards = boards.filter(Q(name__icontains=word) | Q(description__icontains=word))

@@ -26,7 +26,7 @@ from accounts.models import UserFollow
 from boards.models import Board, BoardFollow, BoardPin
 from pins import page_cache
 from pins.models import MediaRendition, Pin
-from pinsite.search import SEARCH_CONFIG
+from pinsite.search import SEARCH_CONFIG, all_words_query
 
 MAX_SEARCH_WORDS = 8
 WORD = re.compile(r"\w+", re.UNICODE)
@@ -453,20 +453,18 @@ def pin_search(*, user, query: str, limit: int = 50) -> list[Pin]:
     return pin_search_page(user=user, query=query, limit=limit).pins
 
 
-# How many of the newest matches search ranks, per kind of match (the pin's own words, a board's
-# name): a common pair of words matches a fifth of a million pins, and ranking all of them costs
+# How many of the newest matches search ranks, per kind of match (the pin's own words, the words
+# of a board it is on): a common pair of words matches a fifth of a million pins, and ranking all costs
 # seconds. The newest matches are found by walking the pins' primary key backwards (common words)
 # or by the GIN index (rare ones), whichever PostgreSQL's statistics say is cheaper.
 SEARCH_WINDOW = 1000
-SEARCH_BOARDS = 500  # the newest boards whose name matches
+SEARCH_BOARDS = 500  # the newest boards whose name or description matches
 
 
 def _search_ranked(*, user, words: list[str]) -> QuerySet[Pin]:
     visible = Pin.objects.visible_to(user)
     if _postgres():
-        from django.contrib.postgres.search import SearchQuery
-
-        search = SearchQuery(" ".join(words), search_type="plain", config=SEARCH_CONFIG)
+        search = all_words_query(words)
         # The matching boards first (their stored, GIN-indexed ``search_document``), as a list:
         # inside the pins' query the planner walked every placement testing its board's name
         # instead (200 ms over 1M pins).
@@ -514,10 +512,9 @@ def _search_rank(words: list[str]):
     precision: a real would come back rounded to its shortest text, and the next page's "rank
     below this" would start over); on SQLite, how many of the words are in the title."""
     if _postgres():
-        from django.contrib.postgres.search import SearchQuery, SearchRank
+        from django.contrib.postgres.search import SearchRank
 
-        search = SearchQuery(" ".join(words), search_type="plain", config=SEARCH_CONFIG)
-        return Cast(SearchRank(F("search_document"), search), FloatField())
+        return Cast(SearchRank(F("search_document"), all_words_query(words)), FloatField())
     return sum(
         (Case(When(title__icontains=word, then=Value(1)), default=Value(0)) for word in words),
         start=Value(0),

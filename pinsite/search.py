@@ -18,3 +18,11 @@ class OnPostgreSQL(models.Func):
         if connection.vendor != "postgresql":
             return "''", []
         return super().as_sql(compiler, connection, **extra_context)
+
+
+def all_words_query(words: list[str]):
+    """PostgreSQL's query for "every one of ``words``", English-stemmed: what pin and board search
+    match against the stored ``search_document`` columns."""
+    from django.contrib.postgres.search import SearchQuery
+
+    return SearchQuery(" ".join(words), search_type="plain", config=SEARCH_CONFIG)
