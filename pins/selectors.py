@@ -453,10 +453,11 @@ def pin_search(*, user, query: str, limit: int = 50) -> list[Pin]:
     return pin_search_page(user=user, query=query, limit=limit).pins
 
 
-# How many of the newest matches search ranks, per kind of match (the pin's own words, the words
-# of a board it is on): a common pair of words matches a fifth of a million pins, and ranking all costs
-# seconds. The newest matches are found by walking the pins' primary key backwards (common words)
-# or by the GIN index (rare ones), whichever PostgreSQL's statistics say is cheaper.
+# How many of the newest matches search ranks, per kind of match (the pin's own words, the
+# words of a board it is on): a common pair of words matches a fifth of a million pins, and
+# ranking all of them costs seconds. The newest matches are found by walking the pins' primary
+# key backwards (common words) or by the GIN index (rare ones), whichever PostgreSQL's
+# statistics say is cheaper.
 SEARCH_WINDOW = 1000
 SEARCH_BOARDS = 500  # the newest boards whose name or description matches
 
