@@ -1,7 +1,8 @@
 """Cached pin ids for the grid pages, versioned by generation stamps (Redis, or memory locally).
 
 **What is cached.** The ids (and the next cursor) of one page of a grid — the home feed, a board,
-a profile, search results — and a pin's "more like this" ids. Never rendered HTML, never a pin's
+a profile, search results — a pin's "more like this" ids, and the pin page's related and newest
+saves' ids together. Never rendered HTML, never a pin's
 fields. Every page then loads its pins *by id through* ``Pin.objects.visible_to(viewer)``, so an
 entry that is out of date can at worst miss or misorder a pin: it can never show a pin the viewer
 may not see (secret stays 404). Entries are per viewer (signed-out visitors share one).
@@ -12,8 +13,9 @@ scopes its page depends on, so a write retires only the pages it can change:
 * ``vis`` (every page): what makes a pin visible or not — a board's secrecy or owner, a board
   deleted, a collaborator added or removed, a pin's moderation or owner. Rare; retires everything,
   because a pin that becomes visible must be listed on the very next view of any page.
-* ``stream`` (home feed, search, "more like this": they depend on every pin): a pin created,
-  saved, edited or deleted; a pin placed on, moved between or taken off a board; a board renamed.
+* ``stream`` (home feed, search, "more like this" and a pin page's saves: they depend on every
+  pin): a pin created, saved, edited or deleted; a pin placed on, moved between or taken off a
+  board; a board renamed.
 * ``board:<id>`` (that board's page): its pins added, removed or reordered; the board edited.
 * ``owner:<id>`` (that person's profile): their pins created, edited, deleted, placed or moved.
 * ``follows:<user id>`` (that person's feed): they followed or unfollowed someone or a board.

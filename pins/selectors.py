@@ -25,7 +25,8 @@ from django.utils import timezone
 from accounts.models import UserFollow
 from boards.models import Board, BoardFollow, BoardPin
 from pins import page_cache
-from pins.models import MediaRendition, Pin
+from pins.models import MediaAsset, MediaRendition, Pin
+from pinsite.compiled import Shape
 from pinsite.search import SEARCH_CONFIG, all_words_query
 
 MAX_SEARCH_WORDS = 8
@@ -54,9 +55,97 @@ def _card_rows(
         queryset = queryset.select_related("media", "owner").only(*CARD_FIELDS, *OWNER_FIELDS)
     else:
         queryset = queryset.select_related("media").only(*CARD_FIELDS)
-    return queryset.annotate(
-        on_public_board=Exists(BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False))
+    return queryset.annotate(on_public_board=_on_public_board())
+
+
+def _attnames(model, wanted: tuple[str, ...] | None, skip: tuple[str, ...] = ()) -> tuple:
+    """``model``'s column names in the order ``Model.from_db`` reads them."""
+    return tuple(
+        field.attname
+        for field in model._meta.concrete_fields
+        if (wanted is None or field.attname in wanted) and field.attname not in skip
     )
+
+
+class _CardLoader:
+    """``_card_rows(visible_to(viewer).filter(pk__in=ids))`` as one compiled query (PostgreSQL):
+    the same columns and models, without building and compiling the gate on every page (see
+    ``pinsite.compiled``). ``whole`` loads every column of the pin and its media, as the pin
+    page's own pin needs; the owner comes as its id and name when ``owners`` or ``whole``."""
+
+    def __init__(self, *, signed_in: bool, owners: bool, whole: bool) -> None:
+        from accounts.models import User
+
+        pin_fields = CARD_FIELDS[:7]
+        media_fields = tuple(name.removeprefix("media__") for name in CARD_FIELDS[7:])
+        self.pin_columns = _attnames(Pin, None if whole else pin_fields, skip=("search_document",))
+        self.media_columns = _attnames(MediaAsset, None if whole else media_fields)
+        self.owner_columns = ("id", "username") if owners or whole else ()
+        self.user_model = User
+
+        def build(values):
+            viewer = User(pk=values["viewer"]) if signed_in else None
+            return (
+                Pin.objects.visible_to(viewer)
+                .filter(pk__in_array=values["ids"])
+                .annotate(on_public_board=_on_public_board())
+                .values_list(
+                    *self.pin_columns,
+                    *(f"media__{name}" for name in self.media_columns),
+                    *(f"owner__{name}" for name in self.owner_columns),
+                    "on_public_board",
+                )
+            )
+
+        names = ("viewer", "ids") if signed_in else ("ids",)
+        self.shape = Shape(("cards", signed_in, owners, whole), build, values=names, lists=["ids"])
+
+    def pins(self, *, user, ids: list[int]) -> list[Pin]:
+        values = (
+            {"ids": ids, "viewer": user.pk}
+            if user is not None and user.is_authenticated
+            else {"ids": ids}
+        )
+        alias, rows = self.shape.rows(Pin, **values)
+        media_field, owner_field = Pin._meta.get_field("media"), Pin._meta.get_field("owner")
+        first_media = len(self.pin_columns)
+        first_owner = first_media + len(self.media_columns)
+        last_owner = first_owner + len(self.owner_columns)
+        pins = []
+        for row in rows:
+            pin = Pin.from_db(alias, self.pin_columns, row[:first_media])
+            media = MediaAsset.from_db(alias, self.media_columns, row[first_media:first_owner])
+            media_field.set_cached_value(pin, media)
+            if self.owner_columns:
+                owner = self.user_model.from_db(
+                    alias, self.owner_columns, row[first_owner:last_owner]
+                )
+                owner_field.set_cached_value(pin, owner)
+            pin.on_public_board = row[last_owner]
+            pins.append(pin)
+        return pins
+
+
+def _on_public_board() -> Exists:
+    return Exists(BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False))
+
+
+_card_loaders: dict[tuple[bool, bool, bool], _CardLoader] = {}
+
+
+def _cards_by_ids(*, user, ids: list[int], owners: bool = False, whole: bool = False) -> list[Pin]:
+    """The pins of ``ids`` that ``user`` may see, as ``_card_rows`` loads them (any order)."""
+    if not ids:
+        return []
+    if not _postgres():
+        queryset = Pin.objects.visible_to(user).filter(pk__in=ids)
+        return list(_card_rows(queryset, owners=owners, whole=whole))
+    signed_in = user is not None and user.is_authenticated
+    key = (signed_in, owners, whole)
+    loader = _card_loaders.get(key)
+    if loader is None:
+        loader = _card_loaders[key] = _CardLoader(signed_in=signed_in, owners=owners, whole=whole)
+    return loader.pins(user=user, ids=ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,14 +185,17 @@ def _pins_in_order(*, user, ids: list[int]) -> list[Pin]:
     always goes back through the visibility gate, so it can never show a pin that became secret."""
     if not ids:
         return []
-    by_pk = {pin.pk: pin for pin in _card_rows(Pin.objects.visible_to(user).filter(pk__in=ids))}
+    by_pk = {pin.pk: pin for pin in _cards_by_ids(user=user, ids=ids)}
     return [by_pk[pk] for pk in ids if pk in by_pk]
 
 
 def pin_get_visible(*, user, pk: int) -> Pin:
     """The pin if ``user`` may see it; Pin.DoesNotExist otherwise (shown as 404, never 403).
     Its renditions are not loaded: the pin page fetches them with the rest of the page's."""
-    return _card_rows(Pin.objects.visible_to(user), whole=True).get(pk=pk)
+    found = _cards_by_ids(user=user, ids=[pk], whole=True)
+    if not found:
+        raise Pin.DoesNotExist(f"No visible pin {pk}")
+    return found[0]
 
 
 @dataclass(frozen=True)
@@ -114,13 +206,45 @@ class PinPageNeighbours:
 
 
 def pin_page_neighbours(*, user, pin: Pin, saves_limit: int = 12) -> PinPageNeighbours:
-    """Everything the pin page shows around ``pin``, in at most three queries whatever the counts:
-    the related ids (cached), one query for the visible parent, saves and related pins together,
-    and one for the renditions of all of them and of ``pin`` itself."""
-    related_ids = pin_related_ids(user=user, pin=pin)
+    """Everything the pin page shows around ``pin``, in three queries whatever the counts: the
+    ids of its related pins and newest saves (cached per viewer until a pin or placement
+    changes; when not, the related ids have a cache and a query of their own), one query for
+    those pins and the parent through the visibility gate, and one for the renditions of all of
+    them and of ``pin`` itself."""
+    slot = page_cache.entry(
+        "pin-page", viewer=user, parts=(pin.pk, saves_limit), scopes=[page_cache.STREAM]
+    )
+    parent = [pin.parent_id] if pin.parent_id is not None else []
+    if slot.value is not None:
+        related_ids, save_ids = slot.value["related"], slot.value["saves"]
+        wanted = list(dict.fromkeys([*related_ids, *save_ids, *parent]))
+        rows = _cards_by_ids(user=user, ids=wanted, owners=True)
+    else:
+        related_ids = pin_related_ids(user=user, pin=pin)
+        rows = _pins_with_newest_saves(
+            user=user, pin=pin, known=[*related_ids, *parent], saves_limit=saves_limit
+        )
+        newest = sorted(
+            (row for row in rows if row.parent_id == pin.pk),
+            key=lambda row: (row.created_at, row.pk),
+            reverse=True,
+        )
+        save_ids = [row.pk for row in newest[:saves_limit]]
+        slot.store({"related": related_ids, "saves": save_ids})
+    _prefetch_renditions([pin, *rows])
+    by_pk = {row.pk: row for row in rows}
+    return PinPageNeighbours(
+        parent=by_pk.get(pin.parent_id) if pin.parent_id else None,
+        saves=[by_pk[pk] for pk in save_ids if pk in by_pk],
+        related=[by_pk[pk] for pk in related_ids if pk in by_pk],
+    )
+
+
+def _pins_with_newest_saves(*, user, pin: Pin, known: list[int], saves_limit: int) -> list[Pin]:
+    """The pins of ``known`` and the newest ``saves_limit`` saves of ``pin`` that ``user`` may
+    see, in one query."""
     visible = Pin.objects.visible_to(user)
     newest_saves = visible.filter(parent=pin).order_by("-created_at", "-id").values("pk")
-    known = [*related_ids, *([pin.parent_id] if pin.parent_id is not None else [])]
     if _postgres():
         # A UNION of the known ids and the newest saves: written as "in these ids OR in the
         # newest saves" PostgreSQL tested every pin against both (1.6 s over 1M pins).
@@ -129,19 +253,7 @@ def pin_page_neighbours(*, user, pin: Pin, saves_limit: int = 12) -> PinPageNeig
         )
     else:  # SQLite cannot put a LIMITed select in a compound statement: there, the OR
         wanted = Q(pk__in=known) | Q(pk__in=newest_saves[:saves_limit])
-    rows = list(_card_rows(visible.filter(wanted), owners=True))
-    _prefetch_renditions([pin, *rows])
-    by_pk = {row.pk: row for row in rows}
-    saves = sorted(
-        (row for row in rows if row.parent_id == pin.pk),
-        key=lambda row: (row.created_at, row.pk),
-        reverse=True,
-    )
-    return PinPageNeighbours(
-        parent=by_pk.get(pin.parent_id) if pin.parent_id else None,
-        saves=saves[:saves_limit],
-        related=[by_pk[pk] for pk in related_ids if pk in by_pk],
-    )
+    return list(_card_rows(visible.filter(wanted), owners=True))
 
 
 def pin_list_by_ids(*, user, ids: list[int]) -> list[Pin]:

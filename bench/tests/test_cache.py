@@ -32,7 +32,14 @@ def test_cache_harness_produces_well_formed_figures(settings, services):
         assert entry["failed_views"] == 0 and entry["bypasses"] == 0, (mode, entry)
         assert entry["lookups"] > 0, (mode, entry)
         assert 0 <= entry["hit_rate"] <= 1, (mode, entry)
-        assert set(entry["per_kind"]) <= {"feed", "board", "profile", "search", "related"}
+        assert set(entry["per_kind"]) <= {
+            "feed",
+            "board",
+            "profile",
+            "search",
+            "related",
+            "pin-page",
+        }
         assert sum(kind["lookups"] for kind in entry["per_kind"].values()) == entry["lookups"]
     assert figures["no_writes"]["hit_rate"] >= figures["scoped"]["hit_rate"]
     assert figures["scoped"]["hit_rate"] >= figures["unscoped"]["hit_rate"]
