@@ -7,48 +7,85 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
 from boards.models import Board, BoardCollaborator, BoardFollow
+from pinsite.compiled import shape, stand_in_user
 from pinsite.search import all_words_query
+
+
+def _viewer(values: dict):
+    """The viewer a compiled query was built for: a stand-in user, or None when signed out."""
+    return stand_in_user(values["viewer"]) if "viewer" in values else None
+
+
+def _viewer_values(user) -> dict:
+    return {"viewer": user.pk} if user is not None and user.is_authenticated else {}
 
 
 def board_get_visible(*, user, username: str, slug: str) -> Board:
     """The board if ``user`` may see it; Board.DoesNotExist otherwise (a 404).
 
     Annotated, in the same query, with ``viewer_follows`` and ``viewer_is_member`` (whether
-    ``user`` follows it and collaborates on it; False for visitors).
+    ``user`` follows it and collaborates on it; False for visitors). One compiled query
+    (``pinsite.compiled``): building the gate and annotations cost more than running them.
     """
-    queryset = Board.objects.visible_to(user).select_related("owner")
-    if user is not None and user.is_authenticated:
-        queryset = queryset.annotate(
-            viewer_follows=Exists(BoardFollow.objects.filter(follower=user, board=OuterRef("pk"))),
-            viewer_is_member=Exists(
-                BoardCollaborator.objects.filter(user=user, board=OuterRef("pk"))
-            ),
-        )
-    else:
-        queryset = queryset.annotate(viewer_follows=Value(False), viewer_is_member=Value(False))
-    return queryset.get(owner__username__iexact=username, slug=slug)
+    viewing = _viewer_values(user)
+
+    def build(values):
+        viewer = _viewer(values)
+        queryset = Board.objects.visible_to(viewer).select_related("owner")
+        if viewer is not None:
+            queryset = queryset.annotate(
+                viewer_follows=Exists(
+                    BoardFollow.objects.filter(follower=viewer, board=OuterRef("pk"))
+                ),
+                viewer_is_member=Exists(
+                    BoardCollaborator.objects.filter(user=viewer, board=OuterRef("pk"))
+                ),
+            )
+        else:
+            queryset = queryset.annotate(viewer_follows=Value(False), viewer_is_member=Value(False))
+        return queryset.filter(owner__username__iexact=values["username"], slug=values["slug"])
+
+    names = [*viewing, "username", "slug"]
+    found = shape(
+        ("board", bool(viewing)), build, values=names, texts=["username", "slug"]
+    ).objects(Board, **viewing, username=username, slug=slug)
+    if not found:
+        raise Board.DoesNotExist(f"No board {username}/{slug} visible here")
+    return found[0]
 
 
 def board_list_for_owner(*, user, owner, limit: int | None = None) -> list[Board]:
     """``owner``'s boards that ``user`` may see, newest first (the first ``limit`` of them)."""
-    boards = (
-        Board.objects.visible_to(user)
-        .filter(owner=owner)
-        .select_related("owner")  # each board's URL names its owner
-        .only("id", "name", "slug", "is_secret", "created_at", "owner__id", "owner__username")
-        .order_by("-created_at", "-id")
-    )
-    return list(boards[:limit] if limit is not None else boards)
+    viewing = _viewer_values(user)
+
+    def build(values):
+        boards = (
+            Board.objects.visible_to(_viewer(values))
+            .filter(owner=values["owner"])
+            .select_related("owner")  # each board's URL names its owner
+            .only("id", "name", "slug", "is_secret", "created_at", "owner__id", "owner__username")
+            .order_by("-created_at", "-id")
+        )
+        return boards[:limit] if limit is not None else boards
+
+    compiled = shape(("owner-boards", bool(viewing), limit), build, values=[*viewing, "owner"])
+    return compiled.objects(Board, **viewing, owner=owner.pk)
 
 
 def board_list_for_pin(*, user, pin) -> list[Board]:
     """The boards ``pin`` is on that ``user`` may see."""
-    return list(
-        Board.objects.visible_to(user)
-        .filter(placements__pin=pin)
-        .select_related("owner")
-        .order_by("name")
-    )
+    viewing = _viewer_values(user)
+
+    def build(values):
+        return (
+            Board.objects.visible_to(_viewer(values))
+            .filter(placements__pin=values["pin"])
+            .select_related("owner")
+            .order_by("name")
+        )
+
+    compiled = shape(("pin-boards", bool(viewing)), build, values=[*viewing, "pin"])
+    return compiled.objects(Board, **viewing, pin=pin.pk)
 
 
 def board_pinnable(*, user) -> QuerySet[Board]:
@@ -74,15 +111,30 @@ def board_search(*, user, query: str, limit: int = 12) -> list[Board]:
     """Boards ``user`` may see whose name or description holds every word of ``query``."""
     from pins.selectors import search_words
 
-    boards = Board.objects.visible_to(user)
     words = search_words(query)
     if not words:
         return []
     if connection.vendor == "postgresql":
         # Full text, as pin search: the stored, GIN-indexed document (a LIKE per word read
-        # every board, 25 ms over 50k boards).
-        boards = boards.filter(search_document=all_words_query(words))
-    else:
-        for word in words:
-            boards = boards.filter(Q(name__icontains=word) | Q(description__icontains=word))
+        # every board, 25 ms over 50k boards). Compiled once (``pinsite.compiled``).
+        viewing = _viewer_values(user)
+
+        def build(values):
+            return (
+                Board.objects.visible_to(_viewer(values))
+                .filter(search_document=all_words_query([values["words"]]))
+                .select_related("owner")
+                .order_by(Lower("name"), "id")[:limit]
+            )
+
+        compiled = shape(
+            ("board-search", bool(viewing), limit),
+            build,
+            values=[*viewing, "words"],
+            texts=["words"],
+        )
+        return compiled.objects(Board, **viewing, words=" ".join(words))
+    boards = Board.objects.visible_to(user)
+    for word in words:
+        boards = boards.filter(Q(name__icontains=word) | Q(description__icontains=word))
     return list(boards.select_related("owner").order_by(Lower("name"), "id")[:limit])

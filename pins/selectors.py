@@ -26,7 +26,7 @@ from accounts.models import UserFollow
 from boards.models import Board, BoardFollow, BoardPin
 from pins import page_cache
 from pins.models import MediaAsset, MediaRendition, Pin
-from pinsite.compiled import Shape
+from pinsite.compiled import Shape, shape
 from pinsite.search import SEARCH_CONFIG, all_words_query
 
 MAX_SEARCH_WORDS = 8
@@ -167,12 +167,22 @@ def _prefetch_renditions(pins: list[Pin]) -> None:
     of a warm grid page's time)."""
     if not pins:
         return
-    rows = (
-        MediaRendition.objects.filter(asset_id__in={pin.media_id for pin in pins})
-        .filter(Q(format="webp") | Q(purpose=MediaRendition.Purpose.VIDEO))
-        .order_by("width", "id")
-        .values_list("asset_id", "purpose", "width", "height", "format", "key", "storage_tier")
-    )
+    assets = sorted({pin.media_id for pin in pins})
+
+    def build(values):
+        lookup = "asset_id__in_array" if _postgres() else "asset_id__in"
+        return (
+            MediaRendition.objects.filter(**{lookup: values["assets"]})
+            .filter(Q(format="webp") | Q(purpose=MediaRendition.Purpose.VIDEO))
+            .order_by("width", "id")
+            .values_list("asset_id", "purpose", "width", "height", "format", "key", "storage_tier")
+        )
+
+    if _postgres():  # compiled once (``pinsite.compiled``)
+        rows = shape("renditions", build, values=["assets"], lists=["assets"])
+        rows = rows.rows(MediaRendition, assets=assets)[1]
+    else:
+        rows = build({"assets": assets})
     by_asset: dict[int, list[DrawnRendition]] = {}
     for asset_id, *fields in rows:
         by_asset.setdefault(asset_id, []).append(DrawnRendition(*fields))

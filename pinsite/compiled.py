@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, router
-from django.db.models import Field, Lookup, Model, QuerySet
+from django.db.models import Field, ForeignObject, Lookup, Model, QuerySet
+from django.db.models.query import get_related_populators
 
 # Distinctive values no real row or id carries (ids are positive).
 _STAND_IN_BASE = -7_340_032_000_000_000_000
@@ -48,6 +49,7 @@ class InArray(Lookup):
 
 
 Field.register_lookup(InArray)
+ForeignObject.register_lookup(InArray)
 
 
 @dataclass(frozen=True)
@@ -56,11 +58,16 @@ class _Compiled:
     params: tuple[Any, ...]
     slots: tuple[tuple[int, str], ...]  # (parameter position, value name)
     converters: tuple[tuple[int, tuple[Callable, ...], Any], ...]
+    # How ``django.db.models.query.ModelIterable`` turns a row into models (None for values).
+    select: tuple | None
+    klass_info: dict | None
+    annotation_col_map: dict | None
 
 
 class Shape:
-    """One query shape: ``build(values)`` returns a ``values_list`` queryset built from the named
-    stand-ins in ``values``; ``lists`` names the values that are lists of ids."""
+    """One query shape: ``build(values)`` returns a queryset built from the named stand-ins in
+    ``values``: ``rows`` runs a ``values_list`` one, ``objects`` a model one. ``lists`` names the
+    values that are lists of ids, ``texts`` those that are strings (the rest are integers)."""
 
     def __init__(
         self,
@@ -69,11 +76,13 @@ class Shape:
         *,
         values: Sequence[str],
         lists: Sequence[str] = (),
+        texts: Sequence[str] = (),
     ) -> None:
         self.key = key
         self.build = build
         self.names = tuple(values)
         self.lists = frozenset(lists)
+        self.texts = frozenset(texts)
         self._compiled: dict[str, _Compiled] = {}
         self._lock = threading.Lock()
 
@@ -81,7 +90,10 @@ class Shape:
         stand_ins: dict[str, Any] = {}
         for number, name in enumerate(self.names):
             value = _STAND_IN_BASE - number
-            stand_ins[name] = [value] if name in self.lists else value
+            if name in self.texts:
+                stand_ins[name] = f"\N{NULL}pinsite-stand-in-{number}"
+            else:
+                stand_ins[name] = [value] if name in self.lists else value
         return stand_ins
 
     def _compile(self, alias: str) -> _Compiled:
@@ -93,6 +105,8 @@ class Shape:
             (tuple(value) if isinstance(value, list) else value): name
             for name, value in stand_ins.items()
         }
+        # A text field's lookup passes an integer stand-in as its text.
+        by_value.update({str(value): name for value, name in list(by_value.items())})
         slots = []
         for position, param in enumerate(params):
             found = by_value.get(tuple(param) if isinstance(param, list) else param)
@@ -106,18 +120,32 @@ class Shape:
             (position, tuple(functions), expression)
             for position, (functions, expression) in compiler.get_converters(columns).items()
         )
-        return _Compiled(sql, tuple(params), tuple(slots), converters)
+        model_rows = compiler.klass_info is not None
+        return _Compiled(
+            sql,
+            tuple(params),
+            tuple(slots),
+            converters,
+            select=tuple(compiler.select) if model_rows else None,
+            klass_info=compiler.klass_info,
+            annotation_col_map=compiler.annotation_col_map if model_rows else None,
+        )
+
+    def _for(self, alias: str) -> _Compiled:
+        vendor = connections[alias].vendor
+        compiled = self._compiled.get(vendor)
+        if compiled is None:
+            with self._lock:
+                compiled = self._compiled.get(vendor) or self._compile(alias)
+                self._compiled[vendor] = compiled
+        return compiled
 
     def rows(self, model: type[Model], **values: Any) -> tuple[str, list[tuple]]:
         """The database the router sends reads of ``model`` to, and the query's rows there for
         ``values``."""
         alias = router.db_for_read(model)
         connection = connections[alias]
-        compiled = self._compiled.get(connection.vendor)
-        if compiled is None:
-            with self._lock:
-                compiled = self._compiled.get(connection.vendor) or self._compile(alias)
-                self._compiled[connection.vendor] = compiled
+        compiled = self._for(alias)
         params = list(compiled.params)
         for position, name in compiled.slots:
             value = values[name]
@@ -135,3 +163,44 @@ class Shape:
                 converted.append(tuple(row))
             rows = converted
         return alias, rows
+
+    def objects(self, model: type[Model], **values: Any) -> list[Model]:
+        """The query's rows as models, built as ``QuerySet.__iter__`` builds them: the model,
+        its ``select_related`` ones and its annotations (the query's own ``model``)."""
+        alias, rows = self.rows(model, **values)
+        compiled = self._for(alias)
+        klass_info, select = compiled.klass_info, compiled.select
+        if klass_info is None:
+            raise TypeError(f"{self.key}: objects() needs a model queryset, not values")
+        model_class = klass_info["model"]
+        start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
+        init_list = [column[0].target.attname for column in select[start:end]]
+        populators = get_related_populators(klass_info, list(select), alias)
+        annotations = list((compiled.annotation_col_map or {}).items())
+        found = []
+        for row in rows:
+            instance = model_class.from_db(alias, init_list, row[start:end])
+            for populator in populators:
+                populator.populate(row, instance)
+            for name, position in annotations:
+                setattr(instance, name, row[position])
+            found.append(instance)
+        return found
+
+
+_shapes: dict[Hashable, Shape] = {}
+
+
+def shape(key: Hashable, build: Callable[[dict[str, Any]], QuerySet], **options: Any) -> Shape:
+    """The ``Shape`` registered as ``key``, made from ``build`` and ``options`` on first use."""
+    found = _shapes.get(key)
+    if found is None:
+        found = _shapes.setdefault(key, Shape(key, build, **options))
+    return found
+
+
+def stand_in_user(pk: Any):
+    """A user with only an id: what ``visible_to`` gates need of a viewer."""
+    from django.contrib.auth import get_user_model
+
+    return get_user_model()(pk=pk)

@@ -112,3 +112,29 @@ def test_a_value_missing_from_the_sql_fails_loudly(world):
     )
     with pytest.raises(RuntimeError, match="viewer"):
         shape.rows(Pin, viewer=1, ids=[1])
+
+
+@pytest.mark.parametrize("who", ["anonymous", "owner", "collaborator", "stranger"])
+def test_models_with_related_rows_and_annotations_match_the_querysets(world, who):
+    from boards.models import Board
+    from boards.selectors import board_get_visible, board_list_for_owner
+
+    _pins, viewers = world
+    user, owner = viewers[who], viewers["owner"]
+    boards = Board.objects.visible_to(user).filter(owner=owner).order_by("-created_at", "-id")
+    listed = board_list_for_owner(user=user, owner=owner)
+    assert [(b.pk, b.name, b.owner.username) for b in listed] == [
+        (b.pk, b.name, b.owner.username) for b in boards
+    ]
+    for board in Board.objects.filter(owner=owner):
+        # Any case of the owner's name finds the board, as the URL's lookup does.
+        visible = Board.objects.visible_to(user).filter(pk=board.pk).exists()
+        try:
+            found = board_get_visible(user=user, username=owner.username.upper(), slug=board.slug)
+        except Board.DoesNotExist:
+            found = None
+        assert (found is not None) == visible, (who, board.name)
+        if found is not None:
+            assert (found.pk, found.owner.username) == (board.pk, owner.username)
+            assert found.viewer_is_member is (who == "collaborator" and board.is_secret)
+            assert found.viewer_follows is False
