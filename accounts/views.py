@@ -5,7 +5,7 @@ from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Subquery, Value, prefetch_related_objects
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, Lower
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -52,8 +52,12 @@ def _person_or_404(username: str, *, viewer=None) -> User:
     values = {"viewer": viewer.pk} if signed_in else {}
 
     def build(stand_ins):
-        queryset = User.objects.select_related("profile__avatar").filter(
-            username__iexact=stand_ins["username"], is_active=True
+        # LOWER on both sides, as the unique index on lower(username) is written: iexact's
+        # UPPER read all 10k people of the bench's data (1.8 ms) instead of one index entry.
+        queryset = (
+            User.objects.select_related("profile__avatar")
+            .alias(name=Lower("username"))
+            .filter(name=Lower(Value(stand_ins["username"])), is_active=True)
         )
         if viewer is not None:
             queryset = queryset.annotate(

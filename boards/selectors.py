@@ -104,7 +104,15 @@ def board_pinnable(*, user) -> QuerySet[Board]:
 
 
 def board_list_pinnable(*, user) -> list[Board]:
-    return list(board_pinnable(user=user))
+    """``board_pinnable`` as a list, by one compiled query (``pinsite.compiled``)."""
+    if not user.is_authenticated:
+        return []
+    compiled = shape(
+        "pinnable-boards",
+        lambda values: board_pinnable(user=stand_in_user(values["viewer"])),
+        values=["viewer"],
+    )
+    return compiled.objects(Board, viewer=user.pk)
 
 
 def board_search(*, user, query: str, limit: int = 12) -> list[Board]:

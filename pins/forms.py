@@ -3,7 +3,7 @@ from __future__ import annotations
 from django import forms
 from django.core.exceptions import ValidationError
 
-from boards.selectors import board_pinnable
+from boards.selectors import board_list_pinnable, board_pinnable
 from pins import services
 from pins.models import Pin, PinReport, TieringPolicy
 from pinsite.form_errors import form_add_service_errors
@@ -52,7 +52,18 @@ class PinSaveForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["board"].queryset = board_pinnable(user=user)
+        field = self.fields["board"]
+        if self.is_bound:  # what a submitted choice is checked against
+            field.queryset = board_pinnable(user=user)
+        # The choices drawn come from one compiled query (building the queryset's UNION cost
+        # more than running it, on every pin page).
+        field.choices = [
+            ("", field.empty_label),
+            *(
+                (board.pk, field.label_from_instance(board))
+                for board in board_list_pinnable(user=user)
+            ),
+        ]
 
     def clean(self):
         cleaned = super().clean()
