@@ -758,6 +758,35 @@ def test_a_read_that_fails_on_a_replica_is_retried_once_on_the_writer(feed, rout
 
 
 @ROUTED
+def test_a_compiled_query_prepared_on_a_replica_that_dies_is_retried_on_the_writer(
+    feed, routing, settings
+):
+    """The compiled hot queries (pinsite.compiled) use a server-side binding cursor of their own,
+    prepared on the replica's connection: a replica dying under one is retried as any read."""
+    from pins.selectors import _cards_by_ids
+
+    settings.REPLICA_WEIGHTS = {"replica_2": 0.0}
+    wait_for(lambda: rotation() == ("replica_1",), 2, "only replica_1 in rotation")
+    ids = [pin.pk for pin in feed]
+    log = QueryLog()
+    with log.recording(), replica_reads():
+        for _ in range(6):  # past the prepare threshold: the statement is prepared there
+            assert {pin.pk for pin in _cards_by_ids(user=None, ids=ids)} == set(ids)
+        replica = connections["replica_1"].connection
+        prepared = replica.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+        backend_pid = replica.info.backend_pid
+        current_stack().psql(
+            f"SELECT pg_terminate_backend({backend_pid})", port=port_of("replica_1")
+        )
+        time.sleep(0.05)
+        assert {pin.pk for pin in _cards_by_ids(user=None, ids=ids)} == set(ids)
+    assert prepared >= 1
+    assert [alias for alias, _ in log.entries] == ["replica_1"] * 6 + ["default"]
+    assert routing.counters.retries["replica_1"] == 1
+    wait_for(lambda: "replica_1" in rotation(), 3, "replica_1 readmitted by the prober")
+
+
+@ROUTED
 def test_a_failed_connection_is_retried_but_never_inside_a_transaction_or_for_a_write(feed):
     with replica_killed("replica_2"):
         connections["replica_2"].close()
