@@ -18,8 +18,9 @@ Redis; prints one JSON line with the ``cache`` figures. In process, with ``djang
   retires every page), ``scoped``, and ``no_writes`` (the same views without the writes: the
   ceiling, since the first view of each page by each viewer is always a miss). ``hit_rate`` =
   hits / (hits + misses) from ``page_cache.counts()``, overall and per page kind (feed, board,
-  profile, search, pin-page: a pin page's related and newest saves' ids; related: those
-  related ids alone, looked up when the pin page's entry missed).
+  profile, search, board-search: the boards a search matches, pin-page: a pin page's related
+  and newest saves' ids; related: those related ids alone, looked up when the pin page's entry
+  missed).
 """
 
 from __future__ import annotations

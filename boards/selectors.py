@@ -116,12 +116,51 @@ def board_list_pinnable(*, user) -> list[Board]:
 
 
 def board_search(*, user, query: str, limit: int = 12) -> list[Board]:
-    """Boards ``user`` may see whose name or description holds every word of ``query``."""
+    """Boards ``user`` may see whose name or description holds every word of ``query``, by name.
+
+    The ids are cached per viewer until a board is created or edited (``page_cache.BOARDS``)
+    or visibility changes; the boards are then loaded by id through the visibility gate. A
+    common word matches thousands of boards (9-15 ms to sort them by name over 50k boards).
+    """
+    from pins import page_cache
     from pins.selectors import search_words
 
     words = search_words(query)
     if not words:
         return []
+    slot = page_cache.entry(
+        "board-search", viewer=user, parts=(tuple(words), limit), scopes=[page_cache.BOARDS]
+    )
+    if slot.value is not None:
+        by_pk = {board.pk: board for board in _boards_by_ids(user=user, ids=slot.value)}
+        return [by_pk[pk] for pk in slot.value if pk in by_pk]
+    boards = _board_search(user=user, words=words, limit=limit)
+    slot.store([board.pk for board in boards])
+    return boards
+
+
+def _boards_by_ids(*, user, ids: list[int]) -> list[Board]:
+    """The boards of ``ids`` that ``user`` may see, with their owners (any order)."""
+    if not ids:
+        return []
+    if connection.vendor != "postgresql":
+        return list(Board.objects.visible_to(user).filter(pk__in=ids).select_related("owner"))
+    viewing = _viewer_values(user)
+
+    def build(values):
+        return (
+            Board.objects.visible_to(_viewer(values))
+            .filter(pk__in_array=values["ids"])
+            .select_related("owner")
+        )
+
+    compiled = shape(
+        ("boards-by-id", bool(viewing)), build, values=[*viewing, "ids"], lists=["ids"]
+    )
+    return compiled.objects(Board, **viewing, ids=ids)
+
+
+def _board_search(*, user, words: list[str], limit: int) -> list[Board]:
     if connection.vendor == "postgresql":
         # Full text, as pin search: the stored, GIN-indexed document (a LIKE per word read
         # every board, 25 ms over 50k boards). Compiled once (``pinsite.compiled``).

@@ -1,7 +1,7 @@
 """Cached pin ids for the grid pages, versioned by generation stamps (Redis, or memory locally).
 
 **What is cached.** The ids (and the next cursor) of one page of a grid — the home feed, a board,
-a profile, search results — a pin's "more like this" ids, and the pin page's related and newest
+a profile, search results and the boards matching a search — a pin's "more like this" ids, and the pin page's related and newest
 saves' ids together. Never rendered HTML, never a pin's
 fields. Every page then loads its pins *by id through* ``Pin.objects.visible_to(viewer)``, so an
 entry that is out of date can at worst miss or misorder a pin: it can never show a pin the viewer
@@ -19,6 +19,7 @@ scopes its page depends on, so a write retires only the pages it can change:
 * ``board:<id>`` (that board's page): its pins added, removed or reordered; the board edited.
 * ``owner:<id>`` (that person's profile): their pins created, edited, deleted, placed or moved.
 * ``follows:<user id>`` (that person's feed): they followed or unfollowed someone or a board.
+* ``boards`` (the boards that match a search): a board created, renamed or described anew.
 
 So a new pin by X on board B retires the feed, search and "more like this", X's profile and B's
 page; every other board and profile stays cached. A write that makes a pin invisible could
@@ -61,6 +62,7 @@ from django.db.models import QuerySet
 
 VISIBILITY = "pc:gen:vis"
 STREAM = "pc:gen:stream"
+BOARDS = "pc:gen:boards"
 _lost: set[str] = set()  # stamps this process could not write (Redis down); written on recovery
 _counts: Counter[tuple[str, str]] = Counter()
 _lock = threading.Lock()
@@ -208,11 +210,12 @@ def _before_board(sender, instance, using=None, update_fields=None, **kwargs) ->
 
 def _on_board(sender, instance, created=False, **kwargs) -> None:
     if created:
-        return  # a new board has no pins yet: no page lists anything new
+        _bump([BOARDS])  # no pins yet, so no grid lists anything new; board search may
+        return
     if _changed(instance, _BOARD_GATE):
         visibility_changed()
         return
-    _bump([STREAM, board_scope(instance.pk)])  # renamed: search matches board names
+    _bump([STREAM, BOARDS, board_scope(instance.pk)])  # renamed: search matches board names
 
 
 def _on_board_deleted(sender, instance, **kwargs) -> None:

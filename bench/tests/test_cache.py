@@ -39,6 +39,7 @@ def test_cache_harness_produces_well_formed_figures(settings, services):
             "search",
             "related",
             "pin-page",
+            "board-search",
         }
         assert sum(kind["lookups"] for kind in entry["per_kind"].values()) == entry["lookups"]
     assert figures["no_writes"]["hit_rate"] >= figures["scoped"]["hit_rate"]

@@ -2,14 +2,17 @@
 
 A grid page draws 30 to 50 cards. Through ``{% include %}`` each card cost the template engine
 about 0.3 ms (variable lookups, escaping, the include itself), most of a warm page's time; here a
-card is one ``format_html`` call. Every value is escaped by ``format_html``.
+card is one ``str.format`` of escaped values (``format_html``'s lazy-string checks on ~15 values
+a card were a third of the drawing).
 """
 
 from __future__ import annotations
 
+import html
+
 from django import template
-from django.utils.html import format_html
-from django.utils.safestring import SafeString, mark_safe
+from django.urls import reverse
+from django.utils.safestring import SafeData, SafeString, mark_safe
 
 from pins.models import MediaAsset
 
@@ -38,43 +41,62 @@ PENDING = mark_safe(' data-pending="1"')
 HIDDEN = mark_safe(" visually-hidden")
 
 
-def card_html(card, sizes: str) -> SafeString:
-    """One card (a ``pins.views.PinCard``) as HTML."""
+def _escape(value) -> str:
+    """``conditional_escape`` without its lazy-string wrapper (a card escapes ~15 values)."""
+    if isinstance(value, SafeData):
+        return value
+    return html.escape(str(value))
+
+
+_URL_STAND_IN = 987_654_321_987
+
+
+def pin_url_parts() -> tuple[str, str]:
+    """A pin page's URL around its id, from one ``reverse`` (a script prefix included)."""
+    url = reverse("pins:detail", kwargs={"pk": _URL_STAND_IN})
+    before, after = url.split(str(_URL_STAND_IN))
+    return before, after
+
+
+def card_html(card, sizes: str, url_parts: tuple[str, str] | None = None) -> SafeString:
+    """One card (a ``pins.views.PinCard``) as HTML; every value escaped."""
     pin = card.pin
     if card.ready:
-        media = format_html(
-            IMAGE,
-            src=card.src,
-            srcset=card.srcset,
-            sizes=sizes,
-            width=card.width,
-            height=card.height,
-            alt=pin.alt_text or pin.title,
+        media = IMAGE.format(
+            src=_escape(card.src),
+            srcset=_escape(card.srcset),
+            sizes=_escape(sizes),
+            width=_escape(card.width),
+            height=_escape(card.height),
+            alt=_escape(pin.alt_text or pin.title),
         )
     elif pin.media.status == MediaAsset.Status.FAILED:
         media = FAILED
     else:
         media = PREPARING
     background = (
-        format_html("; background-image: url('{}')", card.placeholder) if card.placeholder else ""
+        f"; background-image: url('{_escape(card.placeholder)}')" if card.placeholder else ""
     )
-    return format_html(
-        CARD,
-        span=card.row_span,
-        pk=pin.pk,
-        pending="" if card.ready else PENDING,
-        url=pin.get_absolute_url(),
-        width=card.width,
-        height=card.height,
-        color=card.color,
-        background=background,
-        media=media,
-        badge=BADGE if card.video_src else "",
-        hidden="" if pin.title else HIDDEN,
-        title=pin.title or "Untitled pin",
+    before, after = url_parts or pin_url_parts()
+    return mark_safe(  # noqa: S308 - every value above and below is escaped
+        CARD.format(
+            span=_escape(card.row_span),
+            pk=_escape(pin.pk),
+            pending="" if card.ready else PENDING,
+            url=_escape(f"{before}{pin.pk}{after}"),
+            width=_escape(card.width),
+            height=_escape(card.height),
+            color=_escape(card.color),
+            background=background,
+            media=media,
+            badge=BADGE if card.video_src else "",
+            hidden="" if pin.title else HIDDEN,
+            title=_escape(pin.title or "Untitled pin"),
+        )
     )
 
 
 @register.simple_tag
 def pin_cards(cards, sizes: str) -> SafeString:
-    return mark_safe("".join(card_html(card, sizes) for card in cards))  # noqa: S308
+    url_parts = pin_url_parts()
+    return mark_safe("".join(card_html(card, sizes, url_parts) for card in cards))  # noqa: S308

@@ -507,3 +507,24 @@ def test_unscoped_every_write_retires_every_page(client, settings):
     for url in (board_b.get_absolute_url(), other.get_absolute_url()):
         assert not _served_from_cache(client, url), url
     assert _shows(client, board_a.get_absolute_url(), new)
+
+
+def test_board_search_is_cached_until_a_board_is_made_renamed_or_hidden(client):
+    from boards.selectors import board_search
+
+    owner, stranger = make_user(), make_user()
+    trips = make_board(owner, "Harbour walks")
+    assert board_search(user=stranger, query="harbour") == [trips]
+    before = _hits()
+    assert board_search(user=stranger, query="harbour") == [trips]
+    assert _hits() == before + 1  # the second search came from the cache
+
+    later = make_board(owner, "Harbour lights")  # a new board is found at once
+    assert board_search(user=stranger, query="harbour") == [later, trips]
+    board_update(board=later, name="Evening lights", description="", is_secret=False)
+    assert board_search(user=stranger, query="harbour") == [trips]  # renamed away
+    board_update(board=trips, name="Harbour walks", description="", is_secret=True)
+    assert board_search(user=stranger, query="harbour") == []  # secret: gone for others
+    assert board_search(user=owner, query="harbour") == [trips]
+    response = client.get("/search/?q=harbour")
+    assert "Harbour walks" not in response.content.decode()

@@ -617,3 +617,18 @@ def test_more_like_this_ranks_shared_boards_above_shared_words_and_hides_secrets
 
     assert ids.index(same_board.pk) < ids.index(same_word.pk)
     assert unrelated.pk not in ids and secret.pk not in ids and pin.pk not in ids
+
+
+def test_a_card_escapes_every_word_a_person_typed(client):
+    owner = make_user()
+    board = make_board(owner, "Hostile words")
+    hostile = _ready_pin(
+        owner, board, title='<script>alert("t")</script>', alt_text="\"><img src=x onerror='a'>"
+    )
+    html = client.get(board.get_absolute_url()).content.decode()
+    card = html[html.index(f'data-pin="{hostile.pk}"') :]
+    card = card[: card.index("</li>")]
+    assert "<script>" not in card and "<img src=x" not in card
+    assert "&lt;script&gt;alert(&quot;t&quot;)&lt;/script&gt;" in card  # the title, escaped
+    assert 'alt="&quot;&gt;&lt;img src=x onerror=&#x27;a&#x27;&gt;"' in card
+    assert f'href="/pin/{hostile.pk}/"' in card
