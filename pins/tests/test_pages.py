@@ -632,3 +632,23 @@ def test_a_card_escapes_every_word_a_person_typed(client):
     assert "&lt;script&gt;alert(&quot;t&quot;)&lt;/script&gt;" in card  # the title, escaped
     assert 'alt="&quot;&gt;&lt;img src=x onerror=&#x27;a&#x27;&gt;"' in card
     assert f'href="/pin/{hostile.pk}/"' in card
+
+
+def test_the_pin_page_save_form_lists_each_persons_own_boards(client):
+    """The forms' HTML is kept per process by their choices: never one person's for another."""
+    owner, first, second = make_user(), make_user(), make_user()
+    pin = _ready_pin(owner, make_board(owner, "Origin"))
+    make_board(first, "First's garden")
+    make_board(second, "Second's kitchen")
+    pages = {}
+    for person in (first, second, first):
+        client.force_login(person)
+        pages[person.username] = client.get(pin.get_absolute_url()).content.decode()
+        assert 'name="reason"' in pages[person.username]  # the report form is drawn too
+    assert "First&#x27;s garden" in pages[first.username]
+    assert "kitchen" not in pages[first.username]
+    assert "kitchen" in pages[second.username] and "garden" not in pages[second.username]
+    client.force_login(first)
+    response = client.post(f"/pin/{pin.pk}/save/", {"board": "", "new_board_name": ""})
+    assert response.status_code == 400
+    assert "Choose one of your boards or give a name for a new one." in response.content.decode()
