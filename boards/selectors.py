@@ -43,7 +43,12 @@ def board_get_visible(*, user, username: str, slug: str) -> Board:
             )
         else:
             queryset = queryset.annotate(viewer_follows=Value(False), viewer_is_member=Value(False))
-        return queryset.filter(owner__username__iexact=values["username"], slug=values["slug"])
+        # LOWER on both sides (the unique index on people is on lower(username)). Not iexact:
+        # on SQLite that is a LIKE whose value Django escapes when compiling, and a compiled
+        # query's later values are not (a "_" in a name would match any character).
+        return queryset.alias(owner_name=Lower("owner__username")).filter(
+            owner_name=Lower(Value(values["username"])), slug=values["slug"]
+        )
 
     names = [*viewing, "username", "slug"]
     found = shape(

@@ -31,7 +31,8 @@ loads call ``content_changed``, which retires everything. ``PAGE_CACHE_SCOPED = 
 back to one stamp for all of it (every write retires every page), as before the scopes.
 
 A change writes a new stamp (the time in nanoseconds), so no old entry is read again; old entries
-simply expire (``PAGE_CACHE_SECONDS``). No wide deletes, no key scans.
+simply expire (``PAGE_CACHE_SECONDS`` after they were last kept: an entry still being read in the
+second half of its life is kept again). No wide deletes, no key scans.
 
 **Races.** A write inside a transaction stamps at once and again after commit, so a page computed
 in between from the not-yet-committed state is retired by the second stamp. A read replica may
@@ -369,7 +370,28 @@ class Entry:
         if time.time_ns() - self.stamp < settings.PAGE_CACHE_SETTLE_SECONDS * 1e9:
             _count(self.kind, "not_stored")  # a lagging replica may have served this page
             return
-        cache.set(self.key, value, timeout=settings.PAGE_CACHE_SECONDS)
+        _keep(self.key, value)
+
+
+_FORMAT = "pc1"  # an entry is (_FORMAT, when it was kept, value)
+
+
+def _keep(key: str, value: Any) -> None:
+    cache.set(key, (_FORMAT, time.time(), value), timeout=settings.PAGE_CACHE_SECONDS)
+
+
+def _read(key: str) -> Any:
+    """The value kept at ``key``, or None. An entry read in the second half of its life is kept
+    again for a whole ``PAGE_CACHE_SECONDS``: a page people keep viewing does not fall out of
+    the cache every few minutes to be computed again (its stamps, not its age, say whether it is
+    current). One write per entry per half-life."""
+    found = cache.get(key)
+    if not (isinstance(found, tuple) and len(found) == 3 and found[0] == _FORMAT):
+        return None  # a miss, or an entry in an older format
+    _, kept_at, value = found
+    if time.time() - kept_at > settings.PAGE_CACHE_SECONDS / 2:
+        _keep(key, value)
+    return value
 
 
 def entry(kind: str, *, viewer, parts: tuple, scopes: list[str], follows: bool = False) -> Entry:
@@ -387,7 +409,7 @@ def entry(kind: str, *, viewer, parts: tuple, scopes: list[str], follows: bool =
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
     who = viewer.pk if signed_in else "anon"
     key = f"pc:{kind}:{who}:{'.'.join(map(str, stamps))}:{digest}"
-    value = cache.get(key)
+    value = _read(key)
     _count(kind, "miss" if value is None else "hit")
     return Entry(kind, key, max(stamps), value)
 

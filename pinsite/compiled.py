@@ -7,14 +7,20 @@ built once with stand-in values, compiled, and kept as SQL text with the positio
 values; later calls fill in the real values and run it on the database the router picks.
 
 * **Stand-ins.** ``Shape.build`` receives one stand-in per named value: a distinctive negative
-  integer, or for a list of ids a one-element list holding such an integer (lists are passed
-  as one array parameter, ``= ANY(%s)``, so the SQL text does not depend on their length). A
-  compiled parameter equal to a stand-in is a slot (a value may fill several); every other parameter is a
-  constant of the query. Compiling fails loudly if a stand-in does not come out as a parameter.
-* **Same answers as the ORM.** The SQL is the ORM's own; the columns are ``values_list``'s, with
-  the compiler's converters applied, and ``pinsite.tests.test_compiled`` compares the rows with
-  the plain queryset's for every kind of viewer.
-* PostgreSQL only: elsewhere (the SQLite default) callers use the queryset itself.
+  integer, a distinctive string for a text value, or for a list of ids a one-element list
+  holding such an integer (lists are passed as one array parameter, ``= ANY(%s)``, so the SQL
+  text does not depend on their length). A compiled parameter equal to a stand-in is a slot (a
+  value may fill several); every other parameter is a constant of the query. Compiling fails
+  loudly if a stand-in does not come out as a parameter.
+* **Same answers as the ORM.** The SQL is the ORM's own. ``rows`` returns a ``values_list``
+  query's columns with the compiler's converters applied; ``objects`` builds models as
+  ``QuerySet`` does (``select_related`` rows and annotations included).
+  ``pinsite.tests.test_compiled`` compares both with the plain querysets for every kind of
+  viewer.
+* **Planned once.** The text never changes, so on PostgreSQL it is sent with server-side binding
+  and prepared on each connection (``_planned_once_cursor``, ``DB_PREPARE_THRESHOLD``).
+* Lists of ids need PostgreSQL's arrays: callers of ``in_array`` shapes use the plain queryset
+  elsewhere (the SQLite default); other shapes run on either.
 """
 
 from __future__ import annotations

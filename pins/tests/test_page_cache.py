@@ -528,3 +528,26 @@ def test_board_search_is_cached_until_a_board_is_made_renamed_or_hidden(client):
     assert board_search(user=owner, query="harbour") == [trips]
     response = client.get("/search/?q=harbour")
     assert "Harbour walks" not in response.content.decode()
+
+
+def test_an_entry_still_being_read_is_kept_again_in_the_second_half_of_its_life(
+    settings, monkeypatch
+):
+    require_stack()  # reads the entry's time to live from Redis
+    settings.PAGE_CACHE_SECONDS = 100
+    viewer = make_user()
+    now = [1_000_000.0]
+    monkeypatch.setattr(page_cache.time, "time", lambda: now[0])
+    slot = page_cache.entry("board", viewer=viewer, parts=("kept",), scopes=[])
+    slot.store([1, 2, 3])
+    kept = caches["default"].get(slot.key)
+    now[0] += 40  # first half: read, not written again
+    assert page_cache.entry("board", viewer=viewer, parts=("kept",), scopes=[]).value == [1, 2, 3]
+    assert caches["default"].get(slot.key) == kept
+    now[0] += 20  # second half: read and kept again, from now
+    assert page_cache.entry("board", viewer=viewer, parts=("kept",), scopes=[]).value == [1, 2, 3]
+    assert caches["default"].get(slot.key)[1] == now[0]
+    redis = caches["default"]._cache.get_client()
+    assert redis.ttl(caches["default"].make_key(slot.key)) > 90  # kept with a timeout again
+    caches["default"].set(slot.key, [1, 2, 3])  # an entry in the older, bare format
+    assert page_cache.entry("board", viewer=viewer, parts=("kept",), scopes=[]).value is None
