@@ -200,13 +200,17 @@ def _planned_once_cursor(connection):
     The connection's own cursors bind values on the client (Django's default), so PostgreSQL
     plans every statement afresh: 1-2 ms for the visibility gate, ten times what running it
     takes. A compiled query's text never changes, so here it is sent with its values apart
-    (server-side binding) and psycopg prepares it after ``prepare_threshold`` (5) runs on a
+    (server-side binding) and psycopg prepares it after ``DB_PREPARE_THRESHOLD`` runs on a
     connection. The cursor is wrapped as the connection wraps its own: execute wrappers, the
     query log, and on a replica the retry on the writer (``pinsite.replica_backend``).
     """
     wrapped = connection.cursor()
     if connection.vendor != "postgresql" or wrapped.cursor is None:
         return wrapped  # a replica that could not connect: its wrapper retries on the writer
+    if connection.queries_logged:
+        # DEBUG or a test capturing queries: the log wants each statement's text with its
+        # values, which a prepared statement's cursor does not keep. Speed matters less here.
+        return wrapped
     from django.db.backends.postgresql import base as postgresql
     from psycopg.pq import Format
 

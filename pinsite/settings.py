@@ -151,10 +151,11 @@ DB_SESSION_OPTIONS = env_str(
     "DB_SESSION_OPTIONS", "-c jit=off -c random_page_cost=1.1 -c plan_cache_mode=force_generic_plan"
 )
 # The compiled hot queries (pinsite.compiled) are prepared on a connection after this many runs
-# there, so PostgreSQL plans them once instead of on every page. The ORM's own queries bind values
-# on the client and are never prepared. 0 turns it off (a pooler in transaction mode that cannot
-# keep prepared statements: PgBouncer before 1.21, or without max_prepared_statements).
-DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 5)
+# there, so PostgreSQL plans them once instead of on every page (they are all hot, so at once).
+# The ORM's own queries bind values on the client and are never prepared. 0 turns it off (a pooler
+# in transaction mode that cannot keep prepared statements: PgBouncer before 1.21, or without
+# max_prepared_statements).
+DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 1)
 
 
 def _database(url: str) -> dict:
