@@ -20,6 +20,28 @@ def _viewer_values(user) -> dict:
     return {"viewer": user.pk} if user is not None and user.is_authenticated else {}
 
 
+def _gated_boards(key: str, *, user, refine, texts=(), limit=None, **values) -> list[Board]:
+    """``Board.objects.visible_to(user)`` with owners, narrowed by ``refine(queryset, values)``,
+    as one compiled query (``pinsite.compiled``): building the gate cost more than running it.
+    ``values`` are the query's own (lists of ids are passed as arrays); ``limit`` is part of
+    the shape."""
+    viewing = _viewer_values(user)
+
+    def build(stand_ins):
+        boards = Board.objects.visible_to(_viewer(stand_ins)).select_related("owner")
+        boards = refine(boards, stand_ins)
+        return boards[:limit] if limit is not None else boards
+
+    compiled = shape(
+        (key, bool(viewing), limit),
+        build,
+        values=[*viewing, *values],
+        lists=[name for name, value in values.items() if isinstance(value, list)],
+        texts=texts,
+    )
+    return compiled.objects(Board, **viewing, **values)
+
+
 def board_get_visible(*, user, username: str, slug: str) -> Board:
     """The board if ``user`` may see it; Board.DoesNotExist otherwise (a 404).
 
@@ -61,36 +83,28 @@ def board_get_visible(*, user, username: str, slug: str) -> Board:
 
 def board_list_for_owner(*, user, owner, limit: int | None = None) -> list[Board]:
     """``owner``'s boards that ``user`` may see, newest first (the first ``limit`` of them)."""
-    viewing = _viewer_values(user)
-
-    def build(values):
-        boards = (
-            Board.objects.visible_to(_viewer(values))
-            .filter(owner=values["owner"])
-            .select_related("owner")  # each board's URL names its owner
+    return _gated_boards(
+        "owner-boards",
+        user=user,
+        limit=limit,
+        owner=owner.pk,
+        refine=lambda boards, values: (
+            boards.filter(owner=values["owner"])
+            # each board's URL names its owner
             .only("id", "name", "slug", "is_secret", "created_at", "owner__id", "owner__username")
             .order_by("-created_at", "-id")
-        )
-        return boards[:limit] if limit is not None else boards
-
-    compiled = shape(("owner-boards", bool(viewing), limit), build, values=[*viewing, "owner"])
-    return compiled.objects(Board, **viewing, owner=owner.pk)
+        ),
+    )
 
 
 def board_list_for_pin(*, user, pin) -> list[Board]:
     """The boards ``pin`` is on that ``user`` may see."""
-    viewing = _viewer_values(user)
-
-    def build(values):
-        return (
-            Board.objects.visible_to(_viewer(values))
-            .filter(placements__pin=values["pin"])
-            .select_related("owner")
-            .order_by("name")
-        )
-
-    compiled = shape(("pin-boards", bool(viewing)), build, values=[*viewing, "pin"])
-    return compiled.objects(Board, **viewing, pin=pin.pk)
+    return _gated_boards(
+        "pin-boards",
+        user=user,
+        pin=pin.pk,
+        refine=lambda boards, values: boards.filter(placements__pin=values["pin"]).order_by("name"),
+    )
 
 
 def board_pinnable(*, user) -> QuerySet[Board]:
@@ -150,42 +164,28 @@ def _boards_by_ids(*, user, ids: list[int]) -> list[Board]:
         return []
     if connection.vendor != "postgresql":
         return list(Board.objects.visible_to(user).filter(pk__in=ids).select_related("owner"))
-    viewing = _viewer_values(user)
-
-    def build(values):
-        return (
-            Board.objects.visible_to(_viewer(values))
-            .filter(pk__in_array=values["ids"])
-            .select_related("owner")
-        )
-
-    compiled = shape(
-        ("boards-by-id", bool(viewing)), build, values=[*viewing, "ids"], lists=["ids"]
+    return _gated_boards(
+        "boards-by-id",
+        user=user,
+        ids=list(ids),
+        refine=lambda boards, values: boards.filter(pk__in_array=values["ids"]),
     )
-    return compiled.objects(Board, **viewing, ids=ids)
 
 
 def _board_search(*, user, words: list[str], limit: int) -> list[Board]:
     if connection.vendor == "postgresql":
         # Full text, as pin search: the stored, GIN-indexed document (a LIKE per word read
-        # every board, 25 ms over 50k boards). Compiled once (``pinsite.compiled``).
-        viewing = _viewer_values(user)
-
-        def build(values):
-            return (
-                Board.objects.visible_to(_viewer(values))
-                .filter(search_document=all_words_query([values["words"]]))
-                .select_related("owner")
-                .order_by(Lower("name"), "id")[:limit]
-            )
-
-        compiled = shape(
-            ("board-search", bool(viewing), limit),
-            build,
-            values=[*viewing, "words"],
+        # every board, 25 ms over 50k boards).
+        return _gated_boards(
+            "board-search",
+            user=user,
+            limit=limit,
             texts=["words"],
+            words=" ".join(words),
+            refine=lambda boards, values: boards.filter(
+                search_document=all_words_query([values["words"]])
+            ).order_by(Lower("name"), "id"),
         )
-        return compiled.objects(Board, **viewing, words=" ".join(words))
     boards = Board.objects.visible_to(user)
     for word in words:
         boards = boards.filter(Q(name__icontains=word) | Q(description__icontains=word))
