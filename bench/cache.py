@@ -19,8 +19,7 @@ Redis; prints one JSON line with the ``cache`` figures. In process, with ``djang
   ceiling, since the first view of each page by each viewer is always a miss). ``hit_rate`` =
   hits / (hits + misses) from ``page_cache.counts()``, overall and per page kind (feed, board,
   profile, search, board-search: the boards a search matches, pin-page: a pin page's related
-  and newest saves' ids; related: those related ids alone, looked up when the pin page's entry
-  missed).
+  and newest saves' ids).
 """
 
 from __future__ import annotations

@@ -1,9 +1,8 @@
 """Cached pin ids for the grid pages, versioned by generation stamps (Redis, or memory locally).
 
 **What is cached.** The ids (and the next cursor) of one page of a grid — the home feed, a board,
-a profile, search results and the boards matching a search — a pin's "more like this" ids, and the pin page's related and newest
-saves' ids together. Never rendered HTML, never a pin's
-fields. Every page then loads its pins *by id through* ``Pin.objects.visible_to(viewer)``, so an
+a profile, search results and the boards matching a search — and a pin page's "more like this"
+and newest saves' ids together. Never rendered HTML, never a pin's fields. Every page then loads its pins *by id through* ``Pin.objects.visible_to(viewer)``, so an
 entry that is out of date can at worst miss or misorder a pin: it can never show a pin the viewer
 may not see (secret stays 404). Entries are per viewer (signed-out visitors share one).
 

@@ -25,8 +25,8 @@ from django.utils import timezone
 from accounts.models import UserFollow
 from boards.models import Board, BoardFollow, BoardPin
 from pins import page_cache
-from pins.models import MediaAsset, MediaRendition, Pin
-from pinsite.compiled import Shape, shape
+from pins.models import MediaRendition, Pin
+from pinsite.compiled import shape, stand_in_user
 from pinsite.search import SEARCH_CONFIG, all_words_query
 
 MAX_SEARCH_WORDS = 8
@@ -58,94 +58,34 @@ def _card_rows(
     return queryset.annotate(on_public_board=_on_public_board())
 
 
-def _attnames(model, wanted: tuple[str, ...] | None, skip: tuple[str, ...] = ()) -> tuple:
-    """``model``'s column names in the order ``Model.from_db`` reads them."""
-    return tuple(
-        field.attname
-        for field in model._meta.concrete_fields
-        if (wanted is None or field.attname in wanted) and field.attname not in skip
-    )
-
-
-class _CardLoader:
-    """``_card_rows(visible_to(viewer).filter(pk__in=ids))`` as one compiled query (PostgreSQL):
-    the same columns and models, without building and compiling the gate on every page (see
-    ``pinsite.compiled``). ``whole`` loads every column of the pin and its media, as the pin
-    page's own pin needs; the owner comes as its id and name when ``owners`` or ``whole``."""
-
-    def __init__(self, *, signed_in: bool, owners: bool, whole: bool) -> None:
-        from accounts.models import User
-
-        pin_fields = CARD_FIELDS[:7]
-        media_fields = tuple(name.removeprefix("media__") for name in CARD_FIELDS[7:])
-        self.pin_columns = _attnames(Pin, None if whole else pin_fields, skip=("search_document",))
-        self.media_columns = _attnames(MediaAsset, None if whole else media_fields)
-        self.owner_columns = ("id", "username") if owners or whole else ()
-        self.user_model = User
-
-        def build(values):
-            viewer = User(pk=values["viewer"]) if signed_in else None
-            return (
-                Pin.objects.visible_to(viewer)
-                .filter(pk__in_array=values["ids"])
-                .annotate(on_public_board=_on_public_board())
-                .values_list(
-                    *self.pin_columns,
-                    *(f"media__{name}" for name in self.media_columns),
-                    *(f"owner__{name}" for name in self.owner_columns),
-                    "on_public_board",
-                )
-            )
-
-        names = ("viewer", "ids") if signed_in else ("ids",)
-        self.shape = Shape(("cards", signed_in, owners, whole), build, values=names, lists=["ids"])
-
-    def pins(self, *, user, ids: list[int]) -> list[Pin]:
-        values = (
-            {"ids": ids, "viewer": user.pk}
-            if user is not None and user.is_authenticated
-            else {"ids": ids}
-        )
-        alias, rows = self.shape.rows(Pin, **values)
-        media_field, owner_field = Pin._meta.get_field("media"), Pin._meta.get_field("owner")
-        first_media = len(self.pin_columns)
-        first_owner = first_media + len(self.media_columns)
-        last_owner = first_owner + len(self.owner_columns)
-        pins = []
-        for row in rows:
-            pin = Pin.from_db(alias, self.pin_columns, row[:first_media])
-            media = MediaAsset.from_db(alias, self.media_columns, row[first_media:first_owner])
-            media_field.set_cached_value(pin, media)
-            if self.owner_columns:
-                owner = self.user_model.from_db(
-                    alias, self.owner_columns, row[first_owner:last_owner]
-                )
-                owner_field.set_cached_value(pin, owner)
-            pin.on_public_board = row[last_owner]
-            pins.append(pin)
-        return pins
-
-
 def _on_public_board() -> Exists:
     return Exists(BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False))
 
 
-_card_loaders: dict[tuple[bool, bool, bool], _CardLoader] = {}
-
-
 def _cards_by_ids(*, user, ids: list[int], owners: bool = False, whole: bool = False) -> list[Pin]:
-    """The pins of ``ids`` that ``user`` may see, as ``_card_rows`` loads them (any order)."""
+    """The pins of ``ids`` that ``user`` may see, as ``_card_rows`` loads them (any order). On
+    PostgreSQL one compiled query (``pinsite.compiled``): building and compiling the gate on
+    every page had cost more than running it."""
     if not ids:
         return []
     if not _postgres():
         queryset = Pin.objects.visible_to(user).filter(pk__in=ids)
         return list(_card_rows(queryset, owners=owners, whole=whole))
     signed_in = user is not None and user.is_authenticated
-    key = (signed_in, owners, whole)
-    loader = _card_loaders.get(key)
-    if loader is None:
-        loader = _card_loaders[key] = _CardLoader(signed_in=signed_in, owners=owners, whole=whole)
-    return loader.pins(user=user, ids=ids)
+
+    def build(values):
+        viewer = stand_in_user(values["viewer"]) if signed_in else None
+        queryset = Pin.objects.visible_to(viewer).filter(pk__in_array=values["ids"])
+        return _card_rows(queryset, owners=owners, whole=whole)
+
+    compiled = shape(
+        ("cards", signed_in, owners, whole),
+        build,
+        values=["viewer", "ids"] if signed_in else ["ids"],
+        lists=["ids"],
+    )
+    viewing = {"viewer": user.pk} if signed_in else {}
+    return compiled.objects(Pin, **viewing, ids=list(ids))
 
 
 @dataclass(frozen=True, slots=True)
@@ -218,7 +158,7 @@ class PinPageNeighbours:
 def pin_page_neighbours(*, user, pin: Pin, saves_limit: int = 12) -> PinPageNeighbours:
     """Everything the pin page shows around ``pin``, in three queries whatever the counts: the
     ids of its related pins and newest saves (cached per viewer until a pin or placement
-    changes; when not, the related ids have a cache and a query of their own), one query for
+    changes; when not, the related ids take a query of their own), one query for
     those pins and the parent through the visibility gate, and one for the renditions of all of
     them and of ``pin`` itself."""
     slot = page_cache.entry(
@@ -649,12 +589,7 @@ RELATED_CANDIDATES = 300  # per signal: shared boards, shared savers, title word
 
 def pin_related_ids(*, user, pin: Pin, limit: int = 24) -> list[int]:
     """ "More like this": ids ranked by shared boards (3 each), shared savers (2) and title words
-    (1), then newest; one query, cached per viewer until a pin or placement changes."""
-    slot = page_cache.entry(
-        "related", viewer=user, parts=(pin.pk, limit), scopes=[page_cache.STREAM]
-    )
-    if slot.value is not None:
-        return slot.value
+    (1), then newest; one query. The pin page caches them with its saves (``pin-page``)."""
     visible = Pin.objects.visible_to(user).exclude(media_id=pin.media_id)
     boards = Board.objects.visible_to(user).filter(placements__pin=pin).values("pk")
     savers = Pin.objects.filter(media_id=pin.media_id).values("owner")
@@ -691,18 +626,9 @@ def pin_related_ids(*, user, pin: Pin, limit: int = 24) -> list[int]:
         (Case(When(pk__in=ids, then=Value(points)), default=Value(0)) for points, ids in capped),
         start=Value(0),
     )
-    ranked = list(
+    return list(
         Pin.objects.filter(candidates)
         .annotate(score=score)
         .order_by("-score", "-id")
         .values_list("pk", flat=True)[:limit]
     )
-    slot.store(ranked)
-    return ranked
-
-
-def pin_related(*, user, pin: Pin, limit: int = 24) -> list[Pin]:
-    """The related pins themselves (with renditions), best first."""
-    pins = _pins_in_order(user=user, ids=pin_related_ids(user=user, pin=pin, limit=limit))
-    _prefetch_renditions(pins)
-    return pins

@@ -37,7 +37,6 @@ def test_cache_harness_produces_well_formed_figures(settings, services):
             "board",
             "profile",
             "search",
-            "related",
             "pin-page",
             "board-search",
         }
