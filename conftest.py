@@ -29,7 +29,7 @@ def django_db_setup(django_db_setup, django_db_blocker):
         stack.wait_replicas_caught_up()
     yield
     # The replica prober's own connections to the test database would make its DROP fail.
-    from pinsite import replica_health
+    from pinsite.db import replica_health
 
     replica_health.reset()
 
@@ -38,11 +38,11 @@ def django_db_setup(django_db_setup, django_db_blocker):
 def _access_counts_not_backing_off():
     """Each test starts with the access counter asking Redis: a test that stopped or killed Redis
     must not make the next one's page views go uncounted for the back-off's few seconds."""
-    from pins import tier_access
+    from tiering import access
 
-    tier_access._down_until = 0.0
+    access._down_until = 0.0
     yield
-    tier_access._down_until = 0.0
+    access._down_until = 0.0
 
 
 @pytest.fixture
@@ -71,7 +71,7 @@ def _test_database_env() -> dict[str, str]:
 def start_celery_worker(
     log: Path,
     *,
-    queues: str = "celery,media",
+    queues: str | None = None,
     concurrency: int = 1,
     env: dict[str, str] | None = None,
 ) -> subprocess.Popen:
@@ -85,8 +85,8 @@ def start_celery_worker(
                 "-A",
                 "pinsite",
                 "worker",
-                "-Q",
-                queues,
+                # None: every queue in settings.CELERY_TASK_QUEUES, as make run and make stack.
+                *(["-Q", queues] if queues else []),
                 "--concurrency",
                 str(concurrency),
                 "--pool",
@@ -163,7 +163,7 @@ def celery_worker_factory(tmp_path, django_db_setup):
 @pytest.fixture
 def staff_client(client):
     """The test client logged in as a staff superuser (also on ``client.user``)."""
-    from pins.tests.factories import make_user
+    from accounts.tests.factories import make_user
 
     staff = make_user("staffer")
     staff.is_staff = staff.is_superuser = True

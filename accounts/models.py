@@ -42,7 +42,7 @@ class Profile(models.Model):
     bio = models.TextField(max_length=500, blank=True)
     website = models.URLField(max_length=2048, blank=True, help_text="An http or https link.")
     avatar = models.ForeignKey(
-        "pins.MediaAsset",
+        "media.MediaAsset",
         on_delete=models.PROTECT,
         null=True,
         blank=True,

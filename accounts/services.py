@@ -31,7 +31,7 @@ def profile_update(
     *, user: User, display_name: str, bio: str, website: str, avatar_data: bytes | None = None
 ) -> Profile:
     """Update ``user``'s profile; a new avatar replaces the old one, which is released if unused."""
-    from pins.services import media_asset_create, media_asset_release
+    from media.services import media_asset_create, media_asset_release
 
     fields = {"display_name": display_name.strip(), "bio": bio.strip(), "website": website.strip()}
     profile, _ = Profile.objects.get_or_create(user=user)

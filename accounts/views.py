@@ -14,10 +14,10 @@ from accounts import services
 from accounts.forms import ProfileForm, SignUpForm
 from accounts.models import User, UserFollow
 from boards.selectors import board_list_for_owner
-from pins import storage
+from media.selectors import media_asset_thumbnail_url
+from pins.grid import PAGE_SIZE, broken_cursor, render_grid_page
 from pins.selectors import pin_page_for_owner
-from pins.views import PAGE_SIZE, broken_cursor, render_grid_page
-from pinsite.compiled import shape
+from pinsite.db.compiled import shape
 
 PROFILE_BOARDS = 48  # boards listed on a profile before "Show all boards"
 
@@ -47,7 +47,7 @@ def signup(request: HttpRequest) -> HttpResponse:
 def _person_or_404(username: str, *, viewer=None) -> User:
     """The active person called ``username`` with their profile and avatar; with ``viewer``, also
     ``follower_count`` and ``viewer_follows`` in the same query (compiled once:
-    ``pinsite.compiled``)."""
+    ``pinsite.db.compiled``)."""
     signed_in = viewer is not None and viewer.is_authenticated
     values = {"viewer": viewer.pk} if signed_in else {}
 
@@ -98,9 +98,7 @@ def avatar_url(profile) -> str:
     asset = profile.avatar if profile is not None else None
     if asset is None or asset.status != asset.Status.READY:
         return ""
-    grid = [r for r in asset.renditions.all() if r.purpose == "grid"]
-    rendition = min(grid, key=lambda r: r.width, default=None)
-    return storage.url_for(key=rendition.key) if rendition else ""
+    return media_asset_thumbnail_url(asset=asset)
 
 
 def profile(request: HttpRequest, username: str) -> HttpResponse:

@@ -55,8 +55,8 @@ def targets() -> dict:
 
     from accounts.models import User
     from bench.pages import _board_path
+    from bench.seed_bulk import WORDS
     from boards.models import Board
-    from pins.management.commands.seed_bulk import WORDS
     from pins.models import Pin
 
     viewers = list(
@@ -130,8 +130,9 @@ def workload(
     data."""
     from django.test import Client, override_settings
 
-    from pins import page_cache, services
+    from pins import services
     from pins.models import Pin
+    from pinsite import page_cache
 
     rng = random.Random(SEED)  # noqa: S311 - a repeatable script, not a secret
     anonymous = Client(HTTP_HOST="127.0.0.1")

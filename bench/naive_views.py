@@ -24,9 +24,9 @@ from django.template import engines
 
 from accounts.models import User, UserFollow
 from boards.models import Board, BoardFollow, BoardPin
+from pins.grid import PinCard
 from pins.models import Pin
 from pins.selectors import search_words
-from pins.views import PinCard
 
 PAGE_SIZE = 50
 PAGE = engines["django"].from_string(

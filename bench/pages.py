@@ -4,7 +4,7 @@ Run by ``make bench`` (``python -m bench --only pages [--quick]``) on the bench 
 primary + 2 streaming readers, Redis, S3); prints one JSON line with the ``pages``, ``search``
 and ``seed_seconds`` figures.
 
-* Data: ``manage.py seed_bulk`` into a database of its own (``pinsite_pages``; QUICK:
+* Data: ``bench.seed_bulk`` into a database of its own (``pinsite_pages``; QUICK:
   ``pinsite_pages_quick`` with a few thousand pins), kept between runs: a database that already
   holds the same counts is reused and its seeding time reported from the run that made it.
 * gunicorn (replicas.Gunicorn: 2 gthread workers x 4 threads, DEBUG off) with ``bench.settings``:
@@ -91,6 +91,20 @@ def _manage(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     )
 
 
+# bench.seed_bulk is the benchmarks' own command, not an installed app's: run it with Django set up.
+_SEED_BULK = (
+    "import sys, django; django.setup(); from bench.seed_bulk import Command; "
+    "Command().run_from_argv(['bench', 'seed_bulk', *sys.argv[1:]])"
+)
+
+
+def seed_bulk(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    """Run ``bench.seed_bulk`` in its own process with ``env``'s database."""
+    return subprocess.run(
+        [_python(), "-c", _SEED_BULK, *args], cwd=REPO, env=env, capture_output=True, text=True
+    )
+
+
 def seed(env: dict[str, str], name: str, sizes: dict[str, int]) -> dict:
     """Migrate and seed database ``name`` (reusing it when it holds ``sizes``); the seed figures."""
     from bench.results import RESULTS_DIR
@@ -102,7 +116,7 @@ def seed(env: dict[str, str], name: str, sizes: dict[str, int]) -> dict:
         if migrated.returncode != 0:
             raise RuntimeError(f"migrate failed:\n{migrated.stderr[-3000:]}")
         arguments = [f"--{key}={value}" for key, value in sizes.items()]
-        done = _manage(env, "seed_bulk", *arguments, "--sample-bytes", "100")
+        done = seed_bulk(env, *arguments, "--sample-bytes", "100")
         if done.returncode == 0:
             break
         if attempt == "fresh" or "already holds" not in done.stderr:
@@ -254,8 +268,8 @@ def targets() -> dict:
     from django.db.models import Count
 
     from accounts.models import User
+    from bench.seed_bulk import SEED_PASSWORD, WORDS
     from boards.models import Board
-    from pins.management.commands.seed_bulk import SEED_PASSWORD, WORDS
     from pins.models import Pin
 
     person = (

@@ -48,7 +48,7 @@ import json, os, time
 import django
 django.setup()
 from pins.models import Pin
-from pinsite import db_router, replica_health
+from pinsite.db import router, replica_health
 
 health = replica_health.health()
 health.ensure_prober()
@@ -75,9 +75,9 @@ def per_call_us(function, calls):
 
 
 calls = int(os.environ["BENCH_CALLS"])
-router = db_router.PrimaryReplicaRouter()
+router = router.PrimaryReplicaRouter()
 baseline = per_call_us(WriterOnly().db_for_read, calls)
-with db_router.routing_scope(db_router.RoutingScope(kind="request")):
+with router.routing_scope(router.RoutingScope(kind="request")):
     in_request = per_call_us(router.db_for_read, calls)
 unscoped = per_call_us(router.db_for_read, calls)
 print(json.dumps({"baseline_us": baseline, "in_request_us": in_request, "unscoped_us": unscoped}))

@@ -49,13 +49,14 @@ def run(*, quick: bool) -> dict:
 
     from accounts.models import User
     from bench.results import summary
-    from pins import s3, services, storage
+    from media import services, storage
+    from media.storage import signing
 
     repeats = 5 if quick else 25
     keys = _page_keys()
 
     def ours_cold():
-        s3._signed_url_cached.cache_clear()
+        signing._signed_url_cached.cache_clear()
         for key in keys:
             storage.url_for(key=key)
 

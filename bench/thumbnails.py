@@ -5,7 +5,7 @@ Run by ``make bench`` (no services needed); prints one JSON line. Three ways to 
 ladder the field notes compare (736, 474 and 236 px wide, JPEG quality 82), each timed in its
 own process (so its peak RSS is its own), rounds interleaved, medians reported:
 
-* ``ours``: ``pins.media.render_ladder`` (JPEG draft decode, resize cascade, sRGB, flatten).
+* ``ours``: ``media.images.render_ladder`` (JPEG draft decode, resize cascade, sRGB, flatten).
 * ``naive_pillow``: open, full decode, LANCZOS from full size for each width.
 * ``libvips``: pyvips ``thumbnail_buffer`` once (shrink-on-load), ``copy_memory``, then
   ``thumbnail_image`` for the smaller widths; ``VIPS_CONCURRENCY=1``. Null when pyvips is not
@@ -13,7 +13,7 @@ own process (so its peak RSS is its own), rounds interleaved, medians reported:
   Python; libvips itself comes in the pyvips-binary wheel). To compare, install both by hand:
   ``.venv/bin/pip install pyvips==3.2.0 pyvips-binary==8.18.7``.
 
-Also ``ours_full_ladder``: what the worker really makes per image (``pins.media.process_image``:
+Also ``ours_full_ladder``: what the worker really makes per image (``media.images.process_image``:
 metadata cleaning, large view plus the three widths in WebP and JPEG, colour, placeholder).
 
 Quality: mean absolute difference (levels of 255) of each approach's decoded JPEGs against a
@@ -49,18 +49,18 @@ def _corpus() -> list[bytes]:
 
 
 def _ours(data: bytes) -> list[bytes]:
-    from pins import media
+    from media import images
 
-    _info, _small, made = media.render_ladder(
+    _info, _small, made = images.render_ladder(
         data, targets=[("grid", w) for w in WIDTHS], formats=("jpeg",)
     )
     return [item.data for item in made]
 
 
 def _ours_full(data: bytes) -> list[bytes]:
-    from pins import media
+    from media import images
 
-    return [item.data for item in media.process_image(data).renditions]
+    return [item.data for item in images.process_image(data).renditions]
 
 
 def _naive(data: bytes) -> list[bytes]:

@@ -50,7 +50,7 @@ def _seed(rows: int) -> list[str]:
     """Empty the asset table and COPY ``rows`` fresh rows in; returns the movers' keys."""
     from django.db import connection
 
-    from pins.models import MediaAsset
+    from media.models import MediaAsset
 
     table = MediaAsset._meta.db_table
     created = (NOW - timedelta(days=200)).isoformat()
@@ -95,7 +95,7 @@ def _seed(rows: int) -> list[str]:
 
 
 def _store(keys: list[str]) -> None:
-    from pins import storage
+    from media import storage
 
     body = b"x" * MOVER_BYTES
     for key in keys:
@@ -114,7 +114,7 @@ def _high_water_kib() -> int:
 def sweep_child() -> None:
     """In a fresh process: one real sweep; prints its figures and this process's peak RSS."""
     _setup()
-    from pins.tier_sweep import tiering_sweep
+    from tiering.sweep import tiering_sweep
 
     baseline_kib = _high_water_kib()
     began = time.perf_counter()
@@ -137,7 +137,7 @@ def sweep_child() -> None:
 
 def run(*, quick: bool) -> dict:
     _setup()
-    from pins.models import TieringPolicy
+    from tiering.models import TieringPolicy
 
     TieringPolicy.objects.update_or_create(pk=1, defaults={"mode": TieringPolicy.Mode.APP})
     sizes = (10_000, 100_000) if quick else (100_000, 1_000_000)

@@ -7,7 +7,7 @@ from django.db.models import Exists, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Lower
 
 from boards.models import Board, BoardCollaborator, BoardFollow
-from pinsite.compiled import shape, stand_in_user
+from pinsite.db.compiled import shape, stand_in_user
 from pinsite.search import all_words_query
 
 
@@ -22,7 +22,7 @@ def _viewer_values(user) -> dict:
 
 def _gated_boards(key: str, *, user, refine, texts=(), limit=None, **values) -> list[Board]:
     """``Board.objects.visible_to(user)`` with owners, narrowed by ``refine(queryset, values)``,
-    as one compiled query (``pinsite.compiled``): building the gate cost more than running it.
+    as one compiled query (``pinsite.db.compiled``): building the gate cost more than running it.
     ``values`` are the query's own (lists of ids are passed as arrays); ``limit`` is part of
     the shape."""
     viewing = _viewer_values(user)
@@ -47,7 +47,7 @@ def board_get_visible(*, user, username: str, slug: str) -> Board:
 
     Annotated, in the same query, with ``viewer_follows`` and ``viewer_is_member`` (whether
     ``user`` follows it and collaborates on it; False for visitors). One compiled query
-    (``pinsite.compiled``): building the gate and annotations cost more than running them.
+    (``pinsite.db.compiled``): building the gate and annotations cost more than running them.
     """
     viewing = _viewer_values(user)
 
@@ -123,7 +123,7 @@ def board_pinnable(*, user) -> QuerySet[Board]:
 
 
 def board_list_pinnable(*, user) -> list[Board]:
-    """``board_pinnable`` as a list, by one compiled query (``pinsite.compiled``)."""
+    """``board_pinnable`` as a list, by one compiled query (``pinsite.db.compiled``)."""
     if not user.is_authenticated:
         return []
     compiled = shape(
@@ -141,8 +141,8 @@ def board_search(*, user, query: str, limit: int = 12) -> list[Board]:
     or visibility changes; the boards are then loaded by id through the visibility gate. A
     common word matches thousands of boards (9-15 ms to sort them by name over 50k boards).
     """
-    from pins import page_cache
     from pins.selectors import search_words
+    from pinsite import page_cache
 
     words = search_words(query)
     if not words:

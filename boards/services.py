@@ -8,7 +8,7 @@ from django.db.models import Min
 from django.utils.text import slugify
 
 from boards.models import POSITION_GAP, Board, BoardCollaborator, BoardFollow, BoardPin
-from pins import page_cache
+from pinsite import page_cache
 
 
 def _slug_free(*, owner, name: str) -> str:

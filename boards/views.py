@@ -15,8 +15,8 @@ from boards import services
 from boards.forms import BoardForm, CollaboratorForm
 from boards.models import Board
 from boards.selectors import board_get_visible
+from pins.grid import PAGE_SIZE, broken_cursor, render_grid_page
 from pins.selectors import pin_page_for_board
-from pins.views import PAGE_SIZE, broken_cursor, render_grid_page
 from pinsite.form_errors import form_add_service_errors
 
 

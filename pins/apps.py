@@ -6,6 +6,6 @@ class PinsConfig(AppConfig):
     verbose_name = "Pins and media"
 
     def ready(self) -> None:
-        from pins import page_cache
+        from pinsite import page_cache
 
         page_cache.connect_signals()

@@ -1,20 +1,9 @@
 from __future__ import annotations
 
 from django import forms
-from django.core.exceptions import ValidationError
 
 from boards.selectors import board_list_pinnable, board_pinnable
-from pins import services
-from pins.models import Pin, PinReport, TieringPolicy
-from pinsite.form_errors import form_add_service_errors
-
-
-class PinUploadForm(forms.Form):
-    """One file from the upload page. The bytes are checked by the media service, not here."""
-
-    file = forms.FileField(
-        error_messages={"required": "Choose an image to upload.", "empty": "This file is empty."}
-    )
+from pins.models import Pin, PinReport
 
 
 class PinDetailsForm(forms.Form):
@@ -79,21 +68,3 @@ class PinReportForm(forms.Form):
     detail = forms.CharField(
         max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Details"
     )
-
-
-class TieringPolicyForm(forms.ModelForm):
-    """The tiering policy staff edit (dashboard and admin); the service's check is the rule."""
-
-    class Meta:
-        model = TieringPolicy
-        fields = services.TIERING_POLICY_FIELDS
-
-    def clean(self):
-        cleaned = super().clean()
-        # Only when every field parsed (a field's own error is enough otherwise).
-        if all(name in cleaned for name in services.TIERING_POLICY_FIELDS):
-            try:
-                services.tiering_policy_check(values=cleaned)
-            except ValidationError as error:
-                form_add_service_errors(self, error)
-        return cleaned

@@ -8,25 +8,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import connection
-from django.db.models import (
-    Case,
-    Exists,
-    F,
-    FloatField,
-    OuterRef,
-    Q,
-    QuerySet,
-    Value,
-    When,
-)
+from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, QuerySet, Value, When
 from django.db.models.functions import Cast
 from django.utils import timezone
 
 from accounts.models import UserFollow
 from boards.models import Board, BoardFollow, BoardPin
-from pins import page_cache
-from pins.models import MediaRendition, Pin
-from pinsite.compiled import shape, stand_in_user
+from media.models import MediaRendition
+from pins.models import Pin
+from pinsite import page_cache
+from pinsite.db.compiled import shape, stand_in_user
 from pinsite.search import SEARCH_CONFIG, all_words_query
 
 MAX_SEARCH_WORDS = 8
@@ -64,7 +55,7 @@ def _on_public_board() -> Exists:
 
 def _cards_by_ids(*, user, ids: list[int], owners: bool = False, whole: bool = False) -> list[Pin]:
     """The pins of ``ids`` that ``user`` may see, as ``_card_rows`` loads them (any order). On
-    PostgreSQL one compiled query (``pinsite.compiled``): building and compiling the gate on
+    PostgreSQL one compiled query (``pinsite.db.compiled``): building and compiling the gate on
     every page had cost more than running it."""
     if not ids:
         return []
@@ -118,7 +109,7 @@ def _prefetch_renditions(pins: list[Pin]) -> None:
             .values_list("asset_id", "purpose", "width", "height", "format", "key", "storage_tier")
         )
 
-    if _postgres():  # compiled once (``pinsite.compiled``)
+    if _postgres():  # compiled once (``pinsite.db.compiled``)
         rows = shape("renditions", build, values=["assets"], lists=["assets"])
         rows = rows.rows(MediaRendition, assets=assets)[1]
     else:
@@ -393,7 +384,7 @@ def pin_feed_for_user(*, user, cursor: str | None = None, limit: int = 30) -> Fe
 
     Keyset pagination within each part, so page 1,000 costs what page 1 does; the cursor fixes the
     freshness boundary, so a pin never moves between parts while someone scrolls. The page's ids
-    are cached per viewer (``pins.page_cache``); the renditions of the whole page are fetched in
+    are cached per viewer (``pinsite.page_cache``); the renditions of the whole page are fetched in
     one query. Raises ValueError for a malformed cursor.
     """
     authenticated = user is not None and user.is_authenticated

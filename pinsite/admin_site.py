@@ -1,39 +1,71 @@
-"""pinsite's admin site: Django's, plus staff pages that are not one model's (the storage
-dashboard), with a link to each in the app list and the sidebar."""
+"""pinsite's admin site: Django's, plus staff pages that are not one model's.
+
+An app adds such a page with ``admin.site.register_page(...)`` in its ``admin.py``; the site
+serves it under ``/admin/<app_label>/<route>`` (URL name ``admin:<app_label>_<name>``) and lists
+it first in that app's section of the index and the sidebar, for staff holding its permission.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Any
+
 from django.contrib import admin
 from django.urls import path, reverse
+
+
+@dataclass(frozen=True)
+class StaffPage:
+    app_label: str
+    route: str
+    view: Any
+    name: str
+    title: str
+    permission: str
 
 
 class PinsiteAdminSite(admin.AdminSite):
     site_header = "pinsite staff"
     site_title = "pinsite staff"
 
-    def get_urls(self):
-        from pins.storage_dashboard import storage_dashboard
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._pages: list[StaffPage] = []
 
+    def register_page(self, **page: Any) -> None:
+        self._pages.append(StaffPage(**page))
+
+    def get_urls(self):
         return [
-            path("pins/storage/", self.admin_view(storage_dashboard), name="pins_storage"),
+            *(
+                path(
+                    f"{page.app_label}/{page.route}",
+                    self.admin_view(page.view),
+                    name=f"{page.app_label}_{page.name}",
+                )
+                for page in self._pages
+            ),
             *super().get_urls(),
         ]
 
     def get_app_list(self, request, app_label=None):
         app_list = super().get_app_list(request, app_label)
-        if not request.user.has_perm("pins.view_storagesnapshot"):
-            return app_list
-        for app in app_list:
-            if app["app_label"] == "pins":
-                app["models"].insert(
-                    0,
-                    {
-                        "name": "Storage dashboard (tiers and costs)",
-                        "object_name": "StorageDashboard",
-                        "admin_url": reverse("admin:pins_storage", current_app=self.name),
-                        "add_url": None,
-                        "view_only": True,
-                        "perms": {"view": True},
-                    },
-                )
+        for page in self._pages:
+            if not request.user.has_perm(page.permission):
+                continue
+            for app in app_list:
+                if app["app_label"] == page.app_label:
+                    app["models"].insert(
+                        0,
+                        {
+                            "name": page.title,
+                            "object_name": page.name.title(),
+                            "admin_url": reverse(
+                                f"admin:{page.app_label}_{page.name}", current_app=self.name
+                            ),
+                            "add_url": None,
+                            "view_only": True,
+                            "perms": {"view": True},
+                        },
+                    )
         return app_list

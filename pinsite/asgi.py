@@ -4,7 +4,7 @@ import os
 
 from django.core.asgi import get_asgi_application
 
-from pinsite import replica_health
+from pinsite.db import replica_health
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pinsite.settings")
 

@@ -7,7 +7,7 @@ server costs one refused connection per interval and process, not one per call. 
 timeouts (settings) bound what a hung server costs that one call.
 
 ``set_many`` keeps Django's contract of returning the keys it could not store, so callers that
-must know (``pins.page_cache`` replays lost invalidations) can tell.
+must know (``pinsite.page_cache`` replays lost invalidations) can tell.
 
 Counters are per process (like the replica router's): hits, misses, errors and skipped calls,
 served at ``/metrics``.

@@ -8,8 +8,8 @@ from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 
-from pins import page_cache
-from pinsite import replica_health
+from pinsite import page_cache
+from pinsite.db import replica_health
 
 logger = logging.getLogger(__name__)
 

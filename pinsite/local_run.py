@@ -90,8 +90,11 @@ def main() -> int:
             "-A",
             "pinsite",
             "worker",
-            "-Q",
-            "celery,media,maintenance",
+            # Beat in the worker (one worker only): the sweepers and the daily tiering jobs run
+            # here too. No -Q: every queue in settings.CELERY_TASK_QUEUES.
+            "--beat",
+            "--schedule",
+            str(log_dir.parent / "celery" / "beat-schedule"),
             "--concurrency",
             "2",
             "--without-mingle",

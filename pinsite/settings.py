@@ -21,6 +21,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.config import Config as BotoConfig
 from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -89,16 +90,18 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "media",
+    "tiering",
     "accounts",
-    "pins",
     "boards",
+    "pins",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "pinsite.static_files.StaticFilesMiddleware",
     # Routes each request's reads (replica or writer); before sessions, so a session save counts.
-    "pinsite.db_router.ReadYourWritesMiddleware",
+    "pinsite.db.router.ReadYourWritesMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -150,7 +153,7 @@ CONN_MAX_AGE = env_int("DB_CONN_MAX_AGE", 60)
 DB_SESSION_OPTIONS = env_str(
     "DB_SESSION_OPTIONS", "-c jit=off -c random_page_cost=1.1 -c plan_cache_mode=force_generic_plan"
 )
-# The compiled hot queries (pinsite.compiled) are prepared on a connection after this many runs
+# The compiled hot queries (pinsite.db.compiled) are prepared on a connection after this many runs
 # there, so PostgreSQL plans them once instead of on every page (they are all hot, so at once).
 # The ORM's own queries bind values on the client and are never prepared. 0 turns it off (a pooler
 # in transaction mode that cannot keep prepared statements: PgBouncer before 1.21, or without
@@ -214,7 +217,7 @@ for index, replica_url in enumerate(REPLICA_URLS, start=1):
     DATABASES[alias] = _database(replica_url)
     if DATABASES[alias]["ENGINE"] == "django.db.backends.postgresql":
         # PostgreSQL plus one retry on the writer of a read that meets a dead reader.
-        DATABASES[alias]["ENGINE"] = "pinsite.replica_backend"
+        DATABASES[alias]["ENGINE"] = "pinsite.db.replica_backend"
     # Tests create the test database on the writer only; replicas receive it by streaming.
     DATABASES[alias]["TEST"] = {"MIRROR": "default"}
     REPLICA_ALIASES.append(alias)
@@ -231,7 +234,7 @@ def env_seconds(name: str, default: float) -> float:
     return value
 
 
-# The read routing policy is stated in pinsite/db_router.py.
+# The read routing policy is stated in pinsite/db/router.py.
 REPLICA_PIN_SECONDS = env_seconds("REPLICA_PIN_SECONDS", 5)
 REPLICA_MAX_LAG = env_seconds("REPLICA_MAX_LAG", 2)
 REPLICA_PROBE_INTERVAL = env_seconds("REPLICA_PROBE_INTERVAL", 1)
@@ -257,7 +260,7 @@ if any(not 0 <= weight < 1e6 for weight in REPLICA_WEIGHTS.values()):
 # /metrics answers a request bearing this token (Authorization: Bearer ...) or a staff session.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
 
-DATABASE_ROUTERS = ["pinsite.db_router.PrimaryReplicaRouter"]
+DATABASE_ROUTERS = ["pinsite.db.router.PrimaryReplicaRouter"]
 
 # --- Cache and tasks -----------------------------------------------------------------------------
 
@@ -279,7 +282,7 @@ if REDIS_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
-# Grid pages cache their pin ids this long (pins/page_cache.py); changes retire entries at once.
+# Grid pages cache their pin ids this long (pinsite/page_cache.py); changes retire entries at once.
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 300)
 # After a change, pages are not cached for this long: a read replica in rotation may lag this much.
 PAGE_CACHE_SETTLE_SECONDS = REPLICA_MAX_LAG + 2 * REPLICA_PROBE_INTERVAL if REPLICA_ALIASES else 0.0
@@ -326,27 +329,33 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # A pool process is replaced after a task leaves it above this many KiB (decoders' peaks stay
-# bounded by the pixel limits in pins/media.py; this returns what the allocator keeps).
+# bounded by the pixel limits in media/images.py; this returns what the allocator keeps).
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 768 * 1024)
 # Separate queues so a backlog of one kind never delays another: run workers per queue, or one
 # worker on all of them (Procfile).
 CELERY_TASK_ROUTES = {
-    "pins.tasks.media_asset_process_task": {"queue": "media"},
-    "pins.tasks.media_asset_purge_task": {"queue": "media"},
-    "pins.tasks.media_asset_sweep_task": {"queue": "maintenance"},
-    "pins.tasks.upload_sweep_task": {"queue": "maintenance"},
-    "pins.tasks.tier_*": {"queue": "tiering"},
+    "media.tasks.media_asset_process_task": {"queue": "media"},
+    "media.tasks.media_asset_purge_task": {"queue": "media"},
+    "media.tasks.media_asset_sweep_task": {"queue": "maintenance"},
+    "media.tasks.upload_sweep_task": {"queue": "maintenance"},
+    "tiering.tasks.*": {"queue": "tiering"},
 }
+# Every queue, in one place: a worker started without -Q (make run, make stack, the Procfile, the
+# tests' workers) consumes all of these.
+CELERY_TASK_QUEUES = [Queue(name) for name in ("celery", "media", "tiering", "maintenance")]
 CELERY_BEAT_SCHEDULE = {
-    "sweep-unconfirmed-uploads": {"task": "pins.tasks.upload_sweep_task", "schedule": 15 * 60},
-    "requeue-stuck-media": {"task": "pins.tasks.media_asset_sweep_task", "schedule": 5 * 60},
+    "sweep-unconfirmed-uploads": {"task": "media.tasks.upload_sweep_task", "schedule": 15 * 60},
+    "requeue-stuck-media": {"task": "media.tasks.media_asset_sweep_task", "schedule": 5 * 60},
     # Access counts from Redis into the rows every minute; the tier sweep once a day.
-    "tier-access-flush": {"task": "pins.tasks.tier_access_flush_task", "schedule": 60},
-    "tier-sweep": {"task": "pins.tasks.tier_sweep_task", "schedule": 24 * 60 * 60},
-    "tier-access-logs": {"task": "pins.tasks.tier_access_log_ingest_task", "schedule": 15 * 60},
+    "tier-access-flush": {"task": "tiering.tasks.tiering_access_flush_task", "schedule": 60},
+    "tier-sweep": {"task": "tiering.tasks.tiering_sweep_task", "schedule": 24 * 60 * 60},
+    "tier-access-logs": {
+        "task": "tiering.tasks.tiering_access_log_ingest_task",
+        "schedule": 15 * 60,
+    },
     # The storage dashboard's daily figures (one row a day; a second run replaces it).
     "storage-snapshot": {
-        "task": "pins.tasks.tier_snapshot_task",
+        "task": "tiering.tasks.tiering_snapshot_take_task",
         "schedule": crontab(hour=0, minute=15),
     },
 }
@@ -383,17 +392,15 @@ S3_ALLOWED_VPC_ENDPOINTS = env_list("S3_ALLOWED_VPC_ENDPOINTS")
 # Default encryption: a KMS key id or ARN; empty means SSE-S3 (AES256).
 S3_KMS_KEY_ID = env_str("S3_KMS_KEY_ID")
 
-# --- Storage tiering (pins/tiering.py decides, pins/tier_sweep.py moves) -------------------------
+# --- Storage tiering (tiering/policy.py decides, tiering/sweep.py moves) -------------------------
 
-# Prices laid over pins.tiering.DEFAULT_PRICES (us-east-1 list prices), per tier and field, as
+# Prices laid over tiering.policy.DEFAULT_PRICES (us-east-1 list prices), per tier and field, as
 # JSON: {"STANDARD_IA": {"storage_gb_month": 0.0125, "retrieval_gb": 0.01}}. Checked at start-up.
+# The tiering app checks the figures when it loads (tiering.apps), before any request or task.
 try:
-    from pins.tiering import prices_with  # pure: no Django, safe to import here
-
     TIERING_PRICES: dict = json.loads(env_str("TIERING_PRICES") or "{}")
     if not isinstance(TIERING_PRICES, dict):
         raise ValueError("not an object")
-    prices_with(TIERING_PRICES)
 except ValueError as _error:
     raise ImproperlyConfigured(f"TIERING_PRICES is not a usable price table: {_error}") from None
 # Seconds the pin page waits at most for Redis when counting an access (then the count is lost).
@@ -432,7 +439,7 @@ if AWS_STORAGE_BUCKET_NAME:
         _s3_options["secret_key"] = env_str("AWS_SECRET_ACCESS_KEY")
     # Uploads and downloads in the calling thread: no transfer thread pool per web/worker process.
     _s3_options["transfer_config"] = TransferConfig(use_threads=False)
-    MEDIA_STORAGE = {"BACKEND": "pins.s3.MediaStorage", "OPTIONS": _s3_options}
+    MEDIA_STORAGE = {"BACKEND": "media.storage.backend.MediaStorage", "OPTIONS": _s3_options}
 else:
     MEDIA_STORAGE = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",

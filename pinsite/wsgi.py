@@ -6,7 +6,7 @@ import os
 from django.core.signals import request_finished
 from django.core.wsgi import get_wsgi_application
 
-from pinsite import replica_health
+from pinsite.db import replica_health
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pinsite.settings")
 

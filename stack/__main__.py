@@ -19,7 +19,6 @@ from stack.processes import free_ports
 from stack.stack import SERVICES, Stack
 
 REPO = Path(__file__).resolve().parent.parent
-CELERY_QUEUES = "celery,media,tiering,maintenance"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,7 +53,8 @@ def _start_apps(st: Stack, web_port: int | None) -> str:
     if subprocess.run(seed, cwd=REPO, env=env, check=False).returncode != 0:
         raise StackError("manage.py seed_demo failed (its output is above)")
     celery = [python, "-m", "celery", "-A", "pinsite"]
-    worker = [*celery, "worker", "-Q", CELERY_QUEUES, "--loglevel", "INFO"]
+    # No -Q: the worker consumes every queue settings.CELERY_TASK_QUEUES names.
+    worker = [*celery, "worker", "--loglevel", "INFO"]
     st.start_process("celery-worker", worker, env, REPO)
     beat = [*celery, "beat", "--schedule", str(st.root / "celerybeat-schedule")]
     st.start_process("celery-beat", beat, env, REPO)

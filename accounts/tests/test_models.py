@@ -3,7 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
 from accounts.models import User, UserFollow
-from pins.tests.factories import make_user
+from accounts.tests.factories import make_user
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,11 @@ from django.core.exceptions import ValidationError
 
 from accounts import services
 from accounts.models import Profile, User, UserFollow
+from accounts.tests.factories import make_user
 from accounts.usernames import username_normalize, username_validate
-from pins.models import MediaAsset
-from pins.tests.factories import image_bytes, make_asset, make_pin, make_user
+from media.models import MediaAsset
+from media.tests.factories import image_bytes, make_asset
+from pins.tests.factories import make_pin
 
 pytestmark = pytest.mark.django_db
 

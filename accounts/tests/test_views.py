@@ -10,8 +10,11 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Profile, User, UserFollow
-from pins.models import MediaAsset
-from pins.tests.factories import image_bytes, make_board, make_pin, make_ready_asset, make_user
+from accounts.tests.factories import make_user
+from boards.tests.factories import make_board
+from media.models import MediaAsset
+from media.tests.factories import image_bytes, make_ready_asset
+from pins.tests.factories import make_pin
 from pinsite.tests.html import input_value, page_text
 
 pytestmark = pytest.mark.django_db

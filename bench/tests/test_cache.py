@@ -12,14 +12,16 @@ import io
 import pytest
 from django.core.management import call_command
 
-from bench import cache
+from bench import cache, seed_bulk
 from pins.models import Pin
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
 def test_cache_harness_produces_well_formed_figures(settings, services):
-    call_command("seed_bulk", users=8, boards=24, pins=240, sample_bytes=0, stdout=io.StringIO())
+    call_command(
+        seed_bulk.Command(), users=8, boards=24, pins=240, sample_bytes=0, stdout=io.StringIO()
+    )
     services.wait_replicas_caught_up()
     settings.ALLOWED_HOSTS = ["127.0.0.1"]
     pins_before = Pin.objects.count()

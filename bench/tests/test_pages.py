@@ -15,7 +15,7 @@ from django.core.handlers.wsgi import WSGIHandler
 from django.core.management import call_command
 from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 
-from bench import pages
+from bench import pages, seed_bulk
 
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
@@ -27,7 +27,9 @@ def bench_site(settings, services):
     settings.ROOT_URLCONF = "bench.naive_urls"
     settings.MIDDLEWARE = ["bench.query_count.QueryCountMiddleware", *settings.MIDDLEWARE]
     settings.ALLOWED_HOSTS = ["127.0.0.1"]
-    call_command("seed_bulk", users=8, boards=24, pins=240, sample_bytes=0, stdout=io.StringIO())
+    call_command(
+        seed_bulk.Command(), users=8, boards=24, pins=240, sample_bytes=0, stdout=io.StringIO()
+    )
     services.wait_replicas_caught_up()
     server = ThreadedWSGIServer(("127.0.0.1", 0), WSGIRequestHandler)
     server.set_app(WSGIHandler())

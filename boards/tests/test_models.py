@@ -2,9 +2,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
+from accounts.tests.factories import make_user
 from boards.models import POSITION_GAP, Board, BoardFollow, BoardPin
 from boards.services import board_create, board_pin_add
-from pins.tests.factories import make_board, make_pin, make_user
+from boards.tests.factories import make_board
+from pins.tests.factories import make_pin
 
 pytestmark = pytest.mark.django_db
 

@@ -5,13 +5,16 @@ from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
 
 from accounts.models import Profile
+from accounts.tests.factories import make_user
 from boards import selectors, services
 from boards.models import POSITION_GAP, Board, BoardCollaborator, BoardFollow, BoardPin
-from pins import page_cache
-from pins.models import MediaAsset, Pin
+from boards.tests.factories import make_board
+from media.models import MediaAsset
+from pins.models import Pin
 from pins.selectors import pin_page_for_board
 from pins.services import pin_save
-from pins.tests.factories import make_board, make_pin, make_user
+from pins.tests.factories import make_pin
+from pinsite import page_cache
 
 pytestmark = pytest.mark.django_db
 

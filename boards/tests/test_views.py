@@ -10,12 +10,16 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.models import Profile
+from accounts.tests.factories import make_user
 from boards.models import Board, BoardCollaborator, BoardFollow, BoardPin
 from boards.services import board_can_add_pins, board_pin_add
-from pins.models import MediaAsset, Pin
+from boards.tests.factories import make_board
+from media.models import MediaAsset
+from media.tests.factories import make_asset, make_ready_asset
+from pins.models import Pin
 from pins.selectors import pin_page_for_board
 from pins.services import pin_publish, pin_save
-from pins.tests.factories import make_asset, make_board, make_pin, make_ready_asset, make_user
+from pins.tests.factories import make_pin
 from pinsite.tests.html import input_value, page_text
 
 pytestmark = pytest.mark.django_db

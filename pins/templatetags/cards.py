@@ -14,7 +14,7 @@ from django import template
 from django.urls import reverse
 from django.utils.safestring import SafeData, SafeString, mark_safe
 
-from pins.models import MediaAsset
+from media.models import MediaAsset
 
 register = template.Library()
 

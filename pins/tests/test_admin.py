@@ -9,12 +9,13 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from pins import services
-from pins.models import MediaAsset
-from pins.tests.factories import image_bytes, make_asset, make_user
+from accounts.tests.factories import make_user
+from media import services
+from media.models import MediaAsset
+from media.tests.factories import image_bytes, make_asset
 
 pytestmark = pytest.mark.django_db
-CHANGELIST = "admin:pins_mediaasset_changelist"
+CHANGELIST = "admin:media_mediaasset_changelist"
 
 
 @pytest.fixture
@@ -34,7 +35,7 @@ def test_the_changelist_shows_status_renditions_and_the_failure_reason(staff_cli
     page = staff_client.get(reverse(CHANGELIST)).content.decode()
     assert "8 of 8" in page
     assert "The image is damaged or incomplete." in page
-    change = staff_client.get(reverse("admin:pins_mediaasset_change", args=[ready.pk]))
+    change = staff_client.get(reverse("admin:media_mediaasset_change", args=[ready.pk]))
     assert "data:image/png;base64," in change.content.decode()  # the placeholder, drawn
 
 

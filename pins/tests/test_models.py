@@ -4,8 +4,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
-from pins.models import MediaAsset, MediaRendition, Pin, PinReport
-from pins.tests.factories import make_asset, make_board, make_pin, make_user
+from accounts.tests.factories import make_user
+from boards.tests.factories import make_board
+from media.models import MediaAsset, MediaRendition
+from media.tests.factories import make_asset
+from pins.models import Pin, PinReport
+from pins.tests.factories import make_pin
 
 pytestmark = pytest.mark.django_db
 

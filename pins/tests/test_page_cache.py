@@ -1,4 +1,4 @@
-"""The grid pages' cache (pins/page_cache.py) on the session's real Redis: every change a page
+"""The grid pages' cache (pinsite/page_cache.py) on the session's real Redis: every change a page
 depends on shows on the very next page, secret stays 404 through the cache, and Redis being
 killed or hung costs speed, never a page.
 """
@@ -15,16 +15,19 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import user_follow, user_unfollow
+from accounts.tests.factories import make_user
 from boards.services import (
     board_collaborator_add,
     board_collaborator_remove,
     board_pin_move,
     board_update,
 )
-from pins import page_cache
+from boards.tests.factories import make_board
+from media.tests.factories import make_ready_asset
 from pins.models import Pin
 from pins.services import pin_delete, pin_moderate, pin_save
-from pins.tests.factories import make_board, make_pin, make_ready_asset, make_user
+from pins.tests.factories import make_pin
+from pinsite import page_cache
 from pinsite.cache_backend import ResilientRedisCache
 from stack.pytest_plugin import require_stack
 from stack.redis_server import RedisServer

@@ -16,20 +16,17 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from accounts.services import user_follow
+from accounts.tests.factories import make_user
 from boards.models import BoardPin
 from boards.selectors import board_search
 from boards.services import board_collaborator_add, board_follow, board_pin_add, board_update
+from boards.tests.factories import make_board
+from media.models import MediaAsset
+from media.tests.factories import image_bytes, make_asset, make_ready_asset
 from pins import selectors
-from pins.models import MediaAsset, Pin, PinReport
+from pins.models import Pin, PinReport
 from pins.services import pin_save
-from pins.tests.factories import (
-    image_bytes,
-    make_asset,
-    make_board,
-    make_pin,
-    make_ready_asset,
-    make_user,
-)
+from pins.tests.factories import make_pin
 
 pytestmark = pytest.mark.django_db
 

@@ -4,8 +4,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
+from accounts.tests.factories import make_user
 from boards.services import board_pin_add
-from pins.tests.factories import make_board, make_pin, make_ready_asset, make_user
+from boards.tests.factories import make_board
+from media.tests.factories import make_ready_asset
+from pins.tests.factories import make_pin
 
 pytestmark = pytest.mark.django_db
 
@@ -88,8 +91,8 @@ def test_health_endpoint(client):
 
 
 def test_a_card_draws_its_placeholder_and_keeps_jpeg_fallbacks_out_of_srcset(client):
-    from pins import services
-    from pins.tests.factories import image_bytes
+    from media import services
+    from media.tests.factories import image_bytes
 
     owner = make_user()
     asset = services.media_asset_create(owner=owner, data=image_bytes(width=900, height=600))

@@ -14,26 +14,20 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import UserFollow
+from accounts.tests.factories import make_user
 from boards.models import BoardFollow
-from pins.models import (
-    MediaAsset,
-    PendingUpload,
-    PinReport,
-    StorageSnapshot,
-    TieringPolicy,
-    TieringSweep,
-    TierTransition,
-)
-from pins.tests.factories import make_board, make_pin, make_ready_asset, make_user
+from boards.tests.factories import make_board
+from media.models import MediaAsset, PendingUpload
+from media.tests.factories import make_ready_asset
+from pins.models import PinReport
+from pins.tests.factories import make_pin
+from tiering.models import StorageSnapshot, TieringPolicy, TieringSweep, TierTransition
 
 pytestmark = pytest.mark.django_db
 
+OUR_APPS = {"accounts", "boards", "pins", "media", "tiering"}
 MODELS = sorted(
-    (
-        model
-        for model in admin.site._registry
-        if model._meta.app_label in {"accounts", "pins", "boards"}
-    ),
+    (model for model in admin.site._registry if model._meta.app_label in OUR_APPS),
     key=lambda model: model._meta.label,
 )
 
@@ -85,7 +79,7 @@ def populate(count: int) -> None:
 def test_every_model_is_registered_explicitly():
     from django.apps import apps
 
-    ours = [m for m in apps.get_models() if m._meta.app_label in {"accounts", "pins", "boards"}]
+    ours = [m for m in apps.get_models() if m._meta.app_label in OUR_APPS]
     assert set(ours) == set(MODELS)
     for model in MODELS:
         model_admin = admin.site._registry[model]
@@ -150,7 +144,8 @@ def test_moderation_actions_hide_and_restore_pins(staff_client, client):
 def test_deleting_a_pin_in_the_admin_releases_media_nobody_else_uses(
     staff_client, django_capture_on_commit_callbacks
 ):
-    from pins.models import MediaAsset, Pin
+    from media.models import MediaAsset
+    from pins.models import Pin
 
     populate(1)
     pin = Pin.objects.get()

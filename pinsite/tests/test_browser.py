@@ -19,15 +19,16 @@ from playwright.sync_api import Page, expect
 
 from accounts.services import user_create
 from boards.services import board_create
+from media import services as media_services
+from media.models import MediaAsset
 from pins import services
-from pins.models import MediaAsset
 
 REPO = Path(__file__).resolve().parents[2]
 PHOTOS = REPO / "demo" / "photos"
 PASSWORD = "harbour-tulip-lantern"
 THUMBNAIL_TIMEOUT_MS = 60_000
 
-# The live server reads the replicas as production does (pinsite/db_router.py), so they are allowed.
+# The live server reads the replicas as production does (pinsite/db/router.py), so they are allowed.
 pytestmark = pytest.mark.django_db(transaction=True, databases="__all__")
 
 
@@ -282,7 +283,7 @@ def test_sign_up_upload_publish_save_search_follow_and_privacy(
 
 def _ready_pin(owner, board, photo: str, title: str):
     """A pin whose image the real worker has processed."""
-    asset = services.media_asset_create(owner=owner, data=(PHOTOS / photo).read_bytes())
+    asset = media_services.media_asset_create(owner=owner, data=(PHOTOS / photo).read_bytes())
     pin = services.pin_publish(
         owner=owner, media_asset=asset, board=board, title=title, alt_text=f"Photograph: {title}"
     )
@@ -354,8 +355,8 @@ def test_the_staff_storage_dashboard_reads_well(live_server, new_page, artifacts
 
     from django.utils import timezone
 
-    from pins.models import StorageSnapshot, TieringSweep
-    from pins.tests.factories import make_asset
+    from media.tests.factories import make_asset
+    from tiering.models import StorageSnapshot, TieringSweep
 
     base = live_server.url
     steps = Steps(artifacts)
@@ -375,7 +376,7 @@ def test_the_staff_storage_dashboard_reads_well(live_server, new_page, artifacts
     TieringSweep.objects.create(mode="app", status="done", finished_at=timezone.now(), moved=3)
 
     page = new_page()
-    log_in(page, f"{base}/admin/login/?next=/admin/pins/storage/", "keeper")
+    log_in(page, f"{base}/admin/login/?next=/admin/tiering/storage/", "keeper")
     expect(page.get_by_role("heading", name="Storage tiers and costs")).to_be_visible()
     expect(page.get_by_role("img", name="Monthly bill by day")).to_be_visible()
     found = {}
@@ -395,4 +396,4 @@ def test_the_staff_storage_dashboard_reads_well(live_server, new_page, artifacts
     assert_no_serious_axe_violations(found)
     # axe-core's stylesheet preload resolves the admin forms.css's relative @import against the
     # page, asking for <page>/widgets.css; the browser itself loads /static/admin/css/widgets.css.
-    assert unexpected_errors(page, expected_404=("/admin/pins/storage/widgets.css",)) == []
+    assert unexpected_errors(page, expected_404=("/admin/tiering/storage/widgets.css",)) == []

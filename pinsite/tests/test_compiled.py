@@ -1,4 +1,4 @@
-"""Compiled hot queries (``pinsite.compiled``) answer exactly what the ORM's queryset answers."""
+"""Compiled hot queries (``pinsite.db.compiled``) answer exactly what the ORM's queryset answers."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ import pytest
 from django.db import connection
 
 from accounts.models import User
+from accounts.tests.factories import make_user
 from boards.models import BoardPin
 from boards.services import board_collaborator_add
+from boards.tests.factories import make_board
+from media.tests.factories import make_ready_asset
 from pins import selectors
 from pins.models import Pin
-from pins.tests.factories import make_board, make_pin, make_ready_asset, make_user
-from pinsite.compiled import Shape
+from pins.tests.factories import make_pin
+from pinsite.db.compiled import Shape
 from stack.pytest_plugin import in_ci
 
 pytestmark = pytest.mark.django_db

@@ -1,6 +1,6 @@
 """The read-replica router against the session's real primary and two streaming replicas.
 
-Each property of the policy in pinsite/db_router.py has a test here. Faults are real: a replica's
+Each property of the policy in pinsite/router.py has a test here. Faults are real: a replica's
 postmaster is killed (-9) or stopped (SIGSTOP), its replay paused or delayed, a replica promoted;
 every fault is undone in a ``finally`` so later tests meet two healthy replicas again.
 Queries are counted per alias with ``connections[alias].execute_wrapper``.
@@ -29,11 +29,13 @@ from django.http import HttpResponse
 from django.test import Client, RequestFactory
 
 from accounts.models import User
+from accounts.tests.factories import make_user
 from boards.models import Board
+from boards.tests.factories import make_board
 from pins.models import Pin
-from pins.tests.factories import make_board, make_pin, make_user
-from pinsite import db_router, replica_health
-from pinsite.db_router import (
+from pins.tests.factories import make_pin
+from pinsite.db import replica_health, router
+from pinsite.db.router import (
     PIN_COOKIE,
     ReadYourWritesMiddleware,
     current_scope,
@@ -350,14 +352,14 @@ def routing(services, settings):
     settings.REPLICA_PIN_SECONDS = 6.0
     settings.REPLICA_WEIGHTS = {}
     replica_health.reset()
-    token = db_router._scope.set(None)  # the test thread's own earlier writes must not pin it
+    token = router._scope.set(None)  # the test thread's own earlier writes must not pin it
     health = replica_health.health()
     health.ensure_prober()
     wait_for(lambda: rotation() == REPLICAS, 10, "both replicas in rotation")
     try:
         yield health
     finally:
-        db_router._scope.reset(token)
+        router._scope.reset(token)
         replica_health.reset()
 
 
@@ -368,7 +370,7 @@ def feed(routing):
     board = make_board(owner, "Public")
     pins = [make_pin(owner, board, title=f"Feed pin {n}") for n in range(3)]
     caught_up()
-    db_router._scope.set(None)  # the writes above made this thread read the writer
+    router._scope.set(None)  # the writes above made this thread read the writer
     return pins
 
 
@@ -761,7 +763,7 @@ def test_a_read_that_fails_on_a_replica_is_retried_once_on_the_writer(feed, rout
 def test_a_compiled_query_prepared_on_a_replica_that_dies_is_retried_on_the_writer(
     feed, routing, settings
 ):
-    """The compiled hot queries (pinsite.compiled) use a server-side binding cursor of their own,
+    """The compiled hot queries (pinsite.db.compiled) use a server-side binding cursor of their own,
     prepared on the replica's connection: a replica dying under one is retried as any read."""
     from pins.selectors import _cards_by_ids
 

@@ -15,7 +15,7 @@ from django.db import connections, transaction
 from django.db.utils import InternalError, NotSupportedError, OperationalError
 
 from accounts.models import User
-from pins.tests.factories import make_user
+from accounts.tests.factories import make_user
 
 pytestmark = pytest.mark.usefixtures("services")
 
@@ -73,7 +73,7 @@ def test_cache_is_the_sessions_redis():
 
 
 def test_media_goes_to_the_s3_server_over_http():
-    assert settings.STORAGES["default"]["BACKEND"] == "pins.s3.MediaStorage"
+    assert settings.STORAGES["default"]["BACKEND"] == "media.storage.backend.MediaStorage"
     key = f"harness/{uuid.uuid4().hex}.txt"
     assert default_storage.save(key, ContentFile(b"hello")) == key
     client = boto3.client(

@@ -89,7 +89,7 @@ def test_real_stack_variables_switch_every_part(tmp_path):
     assert found["replicas"] == ["replica_1", "replica_2"]
     assert databases["replica_2"]["HOST"] == "10.0.0.3"
     assert databases["replica_1"]["MIRROR"] == "default"
-    assert found["storage"] == "pins.s3.MediaStorage"
+    assert found["storage"] == "media.storage.backend.MediaStorage"
     options = found["storage_options"]
     assert options["bucket_name"] == "pins-bucket"
     assert options["endpoint_url"] == "http://10.0.0.8:9000"

@@ -18,7 +18,10 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.test import Client
 
-from pins.tests.factories import make_board, make_pin, make_ready_asset, make_user
+from accounts.tests.factories import make_user
+from boards.tests.factories import make_board
+from media.tests.factories import make_ready_asset
+from pins.tests.factories import make_pin
 
 pytestmark = pytest.mark.django_db
 SOURCE = Path(django_settings.BASE_DIR) / "static"

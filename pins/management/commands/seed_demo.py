@@ -15,6 +15,7 @@ from accounts.models import User, UserFollow
 from accounts.services import user_create
 from boards.models import Board, BoardCollaborator
 from boards.services import board_create
+from media import services as media_services
 from pins import services
 from pins.models import Pin
 
@@ -65,7 +66,7 @@ class Command(BaseCommand):
             pins_by_file[entry["file"]] = pin
             created += new
             if inline:
-                services.media_asset_process(asset_id=pin.media_id)
+                media_services.media_asset_process(asset_id=pin.media_id)
 
         for entry in manifest["saves"]:
             saver, original = people[entry["user"]], pins_by_file[entry["file"]]
@@ -135,7 +136,7 @@ class Command(BaseCommand):
     @transaction.atomic
     def _pin(self, owner: User, board: Board, entry: dict) -> tuple[Pin, bool]:
         data = (DEMO_DIR / "photos" / entry["file"]).read_bytes()
-        asset = services.media_asset_create(owner=owner, data=data)
+        asset = media_services.media_asset_create(owner=owner, data=data)
         existing = Pin.objects.filter(owner=owner, media=asset, parent=None).first()
         if existing is not None:
             return existing, False

@@ -1,0 +1,566 @@
+"""Writes for media: both upload paths, processing, rebuilds, release and purge. Views, admin actions, commands and tasks call these."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
+from django.utils import timezone
+
+from media import images, signals, storage, video
+from media.models import MediaAsset, MediaRendition, PendingUpload, StorageTier
+
+logger = logging.getLogger(__name__)
+
+
+def media_asset_create(*, owner, data: bytes) -> MediaAsset:
+    """Store an uploaded image and queue its processing; the same bytes twice give the same asset.
+
+    The whole file's structure is checked without decoding pixels, and what is stored has its
+    metadata (EXIF, GPS, XMP, comments, trailing data) removed already. Raises ValidationError
+    (code from the check that failed) for anything that is not an acceptable image; nothing is
+    stored then.
+    """
+    if len(data) > settings.MEDIA_MAX_UPLOAD_BYTES:
+        raise ValidationError(
+            f"This file is larger than {settings.MEDIA_MAX_UPLOAD_BYTES // (1024 * 1024)} MB.",
+            code="too_large",
+        )
+    fields: dict = {"kind": MediaAsset.Kind.IMAGE}
+    try:
+        if video.detect(data) is not None:
+            clip = video.probe(data)
+            cleaned = data  # a video's original is kept as uploaded and never served
+            fields = {"kind": MediaAsset.Kind.VIDEO, "duration_ms": clip.duration_ms}
+            fmt, width, height = clip.format, clip.width, clip.height
+        else:
+            info, cleaned = images.clean_upload(data)
+            fmt, width, height = info.format, info.width, info.height
+    except images.MediaRejected as rejected:
+        raise ValidationError(str(rejected), code=rejected.code) from None
+
+    # Hash what was uploaded, not what is stored: the same file again must find this asset.
+    content_hash = hashlib.sha256(data).hexdigest()
+    existing = _media_asset_reuse(owner=owner, content_hash=content_hash)
+    if existing is not None:
+        return existing
+
+    key = storage.original_key_new(fmt=fmt)
+    tier = _original_tier()
+    storage.put_bytes(key=key, data=cleaned, fmt=fmt, storage_class=_write_class(tier))
+    try:
+        with transaction.atomic():
+            asset = MediaAsset.objects.create(
+                owner=owner,
+                original_key=key,
+                content_hash=content_hash,
+                byte_size=len(cleaned),
+                format=fmt,
+                width=width,
+                height=height,
+                storage_tier=tier,
+                **fields,
+            )
+            is_video = asset.kind == MediaAsset.Kind.VIDEO
+            transaction.on_commit(lambda: _enqueue_processing(asset.pk, video=is_video))
+    except Exception:
+        # The row never existed, so nothing else will ever clean the object up.
+        storage.delete_keys(keys=[key])
+        raise
+    return asset
+
+
+SNIFF_BYTES = 256 * 1024  # enough for the header of every allowed format, EXIF included
+
+
+def upload_start(*, owner, media_type: str = "image") -> tuple[PendingUpload, dict]:
+    """Allow ``owner`` one direct upload: a server-chosen key under uploads/, and the presigned
+    POST form (size range, image/ or video/ Content-Type condition, short expiry) to send it with.
+    What the object really is, is decided from its bytes at confirmation."""
+    if media_type not in {"image", "video"}:
+        raise ValidationError("Upload an image or a video.", code="unsupported_format")
+    key = storage.upload_key_new(user_id=owner.pk)
+    expires = settings.S3_UPLOAD_EXPIRY_SECONDS
+    form = storage.presigned_post(
+        key=key,
+        max_bytes=settings.MEDIA_MAX_UPLOAD_BYTES,
+        expires=expires,
+        media_type=media_type,
+    )
+    pending = PendingUpload.objects.create(
+        owner=owner,
+        key=key,
+        max_bytes=settings.MEDIA_MAX_UPLOAD_BYTES,
+        expires_at=timezone.now() + timedelta(seconds=expires),
+    )
+    return pending, form
+
+
+def upload_confirm(*, owner, upload_id: int) -> MediaAsset:
+    """Turn a direct upload into a media asset, trusting nothing the browser said.
+
+    Checks, in order: the upload was allowed to ``owner`` and not used; the object exists (HEAD)
+    within the size limit; its first bytes are an allowed image (ranged GET); then hashes it. The
+    same bytes as an asset ``owner`` already has give that asset. Otherwise the object is copied
+    server-side to a fresh originals/ key with the sniffed Content-Type and processing is queued.
+    A refused object is deleted. Re-confirming a confirmed upload returns its asset.
+    Raises ValidationError for the person; storage errors propagate (the caller shows a calm
+    message, and nothing was created).
+    """
+    with transaction.atomic():
+        pending = (
+            PendingUpload.objects.select_for_update(of=("self",))
+            .filter(pk=upload_id, owner=owner)
+            .select_related("asset")
+            .first()
+        )
+        if pending is None:
+            raise ValidationError(
+                "That upload is not yours or has expired. Upload the file again.",
+                code="unknown_upload",
+            )
+        if pending.confirmed_at is not None:
+            return pending.asset
+        asset = _asset_from_upload(owner=owner, key=pending.key, max_bytes=pending.max_bytes)
+        pending.confirmed_at = timezone.now()
+        pending.asset = asset
+        pending.save(update_fields=["confirmed_at", "asset"])
+    storage.delete_keys(keys=[pending.key])
+    return asset
+
+
+def _asset_from_upload(*, owner, key: str, max_bytes: int) -> MediaAsset:
+    def refuse(message: str, code: str) -> ValidationError:
+        storage.delete_keys(keys=[key])
+        return ValidationError(message, code=code)
+
+    found = storage.head(key=key)
+    if found is None:
+        raise ValidationError("The file did not arrive. Upload it again.", code="missing_upload")
+    if not 0 < found["size"] <= max_bytes:
+        raise refuse(f"This file is larger than {max_bytes // (1024 * 1024)} MB.", "too_large")
+    head = storage.read_range(key=key, length=SNIFF_BYTES)
+    fields: dict = {"kind": MediaAsset.Kind.IMAGE}
+    try:
+        if video.detect(head) is not None:
+            # A container's index may sit at its end: a video is probed whole (within the size
+            # limit just checked), and hashed from the same bytes.
+            data = storage.read_bytes(key=key)
+            clip = video.probe(data)
+            fmt, width, height = clip.format, clip.width, clip.height
+            fields = {"kind": MediaAsset.Kind.VIDEO, "duration_ms": clip.duration_ms}
+            content_hash = hashlib.sha256(data).hexdigest()
+        else:
+            info = images.sniff_image(head)
+            fmt, width, height = info.format, info.width, info.height
+            content_hash = storage.sha256_of(key=key)
+    except images.MediaRejected as rejected:
+        raise refuse(str(rejected), rejected.code) from None
+
+    existing = _media_asset_reuse(owner=owner, content_hash=content_hash)
+    if existing is not None:
+        return existing
+    target = storage.original_key_new(fmt=fmt)
+    tier = _original_tier()
+    storage.copy(source=key, target=target, fmt=fmt, storage_class=_write_class(tier))
+    is_video = fields["kind"] == MediaAsset.Kind.VIDEO
+    try:
+        with transaction.atomic():
+            asset = MediaAsset.objects.create(
+                owner=owner,
+                original_key=target,
+                content_hash=content_hash,
+                byte_size=found["size"],
+                format=fmt,
+                width=width,
+                height=height,
+                storage_tier=tier,
+                **fields,
+            )
+            transaction.on_commit(lambda: _enqueue_processing(asset.pk, video=is_video))
+    except Exception:
+        storage.delete_keys(keys=[target])
+        raise
+    return asset
+
+
+def upload_sweep(*, older_than: timedelta = timedelta(hours=1)) -> int:
+    """Delete direct uploads never confirmed (their objects, then their rows); returns how many.
+
+    Safe to run concurrently: each row is locked and skipped if another sweeper holds it.
+    """
+    cutoff = timezone.now() - older_than
+    swept = 0
+    while True:
+        with transaction.atomic():
+            batch = list(
+                PendingUpload.objects.select_for_update(skip_locked=True)
+                .filter(confirmed_at__isnull=True, expires_at__lt=cutoff)
+                .order_by("pk")[:100]
+            )
+            if not batch:
+                break
+            storage.delete_keys(keys=[p.key for p in batch])
+            PendingUpload.objects.filter(pk__in=[p.pk for p in batch]).delete()
+            swept += len(batch)
+    # Confirmed rows are kept a while for idempotent re-confirmation, then dropped.
+    PendingUpload.objects.filter(confirmed_at__lt=timezone.now() - timedelta(days=7)).delete()
+    return swept
+
+
+def _media_asset_reuse(*, owner, content_hash: str) -> MediaAsset | None:
+    """``owner``'s asset with these bytes, if any. One released but not yet purged is taken back:
+    clearing ``released_at`` under the row lock turns the pending purge into a no-op."""
+    with transaction.atomic():
+        asset = (
+            MediaAsset.objects.select_for_update()
+            .filter(owner=owner, content_hash=content_hash)
+            .first()
+        )
+        if asset is not None and asset.released_at is not None:
+            asset.released_at = None
+            asset.save(update_fields=["released_at", "updated_at"])
+    return asset
+
+
+def _enqueue_processing(asset_id: int, *, video: bool = False) -> None:
+    """Queue processing (a video gets the longer time limits a transcode needs). Runs after
+    commit, so a broker that is down must not turn a saved upload into an error page: the asset
+    stays pending and the sweeper queues it again later."""
+    from media import tasks  # tasks import this module: imported when first queued
+
+    limits = (
+        {"soft_time_limit": tasks.VIDEO_SOFT_TIME_LIMIT, "time_limit": tasks.VIDEO_TIME_LIMIT}
+        if video
+        else {}
+    )
+    try:
+        tasks.media_asset_process_task.apply_async(args=[asset_id], **limits)
+    except Exception:
+        logger.warning(
+            "could not queue processing of media asset %s; the stuck-media sweeper will",
+            asset_id,
+            exc_info=True,
+        )
+
+
+def _original_tier() -> str:
+    """The storage class a new original is written in: what a receiver of
+    ``original_tier_wanted`` answers (tiering), else STANDARD."""
+    for _receiver, tier in signals.original_tier_wanted.send(sender=MediaAsset):
+        if tier:
+            return tier
+    return StorageTier.STANDARD
+
+
+def _write_class(tier: str) -> str | None:
+    """The StorageClass to write an original with (None: the bucket's default, STANDARD)."""
+    return tier if tier == StorageTier.INTELLIGENT_TIERING else None
+
+
+class MediaAssetBusy(Exception):
+    """Another run holds the asset's row lock; try again shortly (the task retries)."""
+
+
+# A run that starts and finds the asset still "processing" follows one that never finished: the
+# worker was killed, ran out of memory or hit its hard time limit. After this many such runs the
+# file is given up on, so a file that kills workers cannot be redelivered forever.
+MAX_INTERRUPTED_RUNS = 3
+
+
+def media_asset_process(*, asset_id: int) -> MediaAsset | None:
+    """Make whatever the asset lacks and mark it ready, or failed with a reason for its owner.
+
+    pending -> processing is committed first (pages show it); then, under the row lock, the
+    original is cleaned (a versioned bucket keeps no uncleaned copy; HEIC/AVIF become a JPEG or
+    PNG master) and only the missing renditions are built, under deterministic keys, and the row
+    becomes ready in the same transaction. Safe to run twice or concurrently: a second run finds
+    the work done, or the row locked and raises MediaAssetBusy. A file that is the problem marks
+    the asset failed and removes the file; storage and database errors propagate (the task
+    retries them) after the asset is put back to pending, and so does an original in an archive
+    tier, whose restore is requested first. Returns None if the asset is gone.
+    """
+    asset = _media_asset_claim(asset_id=asset_id)
+    if asset is None or asset.status != MediaAsset.Status.PROCESSING:
+        return asset
+    try:
+        return _media_asset_build(asset_id=asset_id)
+    except MediaAssetBusy:
+        raise
+    except BaseException as error:
+        if isinstance(error, storage.ObjectArchived):
+            # The original sits in an archive tier: restore it; the task retries later.
+            signals.original_archived.send(sender=MediaAsset, asset_id=asset_id)
+        # Back to pending, so the retry does not count as an interrupted run.
+        try:
+            MediaAsset.objects.filter(pk=asset_id, status=MediaAsset.Status.PROCESSING).update(
+                status=MediaAsset.Status.PENDING, updated_at=timezone.now()
+            )
+        except Exception:
+            logger.warning("could not put media asset %s back to pending", asset_id, exc_info=True)
+        raise
+
+
+def _media_asset_locked(asset_id: int) -> MediaAsset | None:
+    """The asset under its row lock (call inside a transaction); None if it is gone.
+    Raises MediaAssetBusy when another run holds the lock."""
+    asset = MediaAsset.objects.select_for_update(skip_locked=True).filter(pk=asset_id).first()
+    if asset is None and MediaAsset.objects.filter(pk=asset_id).exists():
+        raise MediaAssetBusy(asset_id)
+    return asset
+
+
+def _media_asset_wanted(asset: MediaAsset) -> set[tuple[str, int, str]]:
+    """Every (purpose, width, format) the asset should have at its stored size."""
+    if not asset.width or not asset.height:
+        return set()
+    if asset.kind == MediaAsset.Kind.VIDEO:
+        return video.rendition_set(asset.width, asset.height)
+    return images.rendition_set(asset.width)
+
+
+def _media_asset_complete(asset: MediaAsset) -> bool:
+    existing = set(asset.renditions.values_list("purpose", "width", "format"))
+    wanted = _media_asset_wanted(asset)
+    return bool(wanted) and wanted <= existing
+
+
+def _media_asset_claim(*, asset_id: int) -> MediaAsset | None:
+    with transaction.atomic():
+        asset = _media_asset_locked(asset_id)
+        if asset is None or asset.released_at is not None:
+            return None
+        if asset.status == MediaAsset.Status.FAILED:
+            return asset  # final until someone asks for a rebuild
+        if asset.status == MediaAsset.Status.READY and _media_asset_complete(asset):
+            return asset
+        if asset.status == MediaAsset.Status.PROCESSING:
+            asset.interrupted_runs += 1
+            if asset.interrupted_runs >= MAX_INTERRUPTED_RUNS:
+                logger.error(
+                    "media asset %s stopped %d runs; giving up", asset_id, asset.interrupted_runs
+                )
+                _media_asset_mark_failed(
+                    asset,
+                    "Processing this file stopped the worker repeatedly, so it was given up.",
+                )
+                return asset
+        asset.status = MediaAsset.Status.PROCESSING
+        asset.save(update_fields=["status", "interrupted_runs", "updated_at"])
+    return asset
+
+
+def _media_asset_build(*, asset_id: int) -> MediaAsset | None:
+    with transaction.atomic():
+        asset = _media_asset_locked(asset_id)
+        if asset is None or asset.released_at is not None:
+            return None
+        if asset.status != MediaAsset.Status.PROCESSING:
+            return asset  # another run finished it meanwhile
+        existing = set(asset.renditions.values_list("purpose", "width", "format"))
+        try:
+            data = storage.read_bytes(key=asset.original_key)
+        except FileNotFoundError:
+            _media_asset_mark_failed(
+                asset,
+                asset.failure_reason
+                or "The uploaded file is no longer stored, so it cannot be processed.",
+            )
+            return asset
+        try:
+            if asset.kind == MediaAsset.Kind.VIDEO:
+                result = video.process_video(data, skip=existing)
+                asset.duration_ms = result.info.duration_ms
+            else:
+                result = images.process_image(data, skip=existing)
+        except images.MediaRejected as rejected:
+            logger.info("media asset %s rejected by the worker: %s", asset_id, rejected.code)
+            _media_asset_reject(asset, str(rejected))
+            return asset
+
+        if getattr(result, "master", None) is not None:
+            _media_asset_replace_master(asset, result.master, result.master_format)
+        asset.width, asset.height = result.info.width, result.info.height
+        asset.format = result.info.format
+        wanted = _media_asset_wanted(asset)
+        for item in result.renditions:
+            key = storage.rendition_key(
+                original_key=asset.original_key,
+                purpose=item.purpose,
+                width=item.width,
+                fmt=item.format,
+            )
+            storage.put_bytes(key=key, data=item.data, fmt=item.format)
+            MediaRendition.objects.update_or_create(
+                asset=asset,
+                purpose=item.purpose,
+                width=item.width,
+                format=item.format,
+                defaults={"height": item.height, "key": key, "byte_size": len(item.data)},
+            )
+        # Renditions of a ladder the image no longer has (its real size differed from the header).
+        stale = [r for r in asset.renditions.all() if (r.purpose, r.width, r.format) not in wanted]
+        if stale:
+            MediaRendition.objects.filter(pk__in=[r.pk for r in stale]).delete()
+            stale_keys = [r.key for r in stale]
+            transaction.on_commit(lambda: storage.delete_keys(keys=stale_keys))
+        asset.dominant_color = result.color
+        asset.placeholder = result.placeholder
+        asset.status = MediaAsset.Status.READY
+        asset.failure_reason = ""
+        asset.interrupted_runs = 0
+        asset.processed_at = timezone.now()
+        asset.save()
+    return asset
+
+
+def _media_asset_replace_master(asset: MediaAsset, master: bytes, fmt: str) -> None:
+    """Store the cleaned original (call holding the row lock). A converted format gets a key
+    with the same name and the new extension; the old object goes after the commit."""
+    key = storage.original_key_with_format(key=asset.original_key, fmt=fmt)
+    storage.put_bytes(key=key, data=master, fmt=fmt, storage_class=_write_class(asset.storage_tier))
+    if _write_class(asset.storage_tier) is None and asset.storage_tier != StorageTier.STANDARD:
+        # A rewrite lands in STANDARD; the next tiering sweep decides again.
+        asset.storage_tier, asset.tier_changed_at = StorageTier.STANDARD, timezone.now()
+    storage.purge_old_versions(key=key)
+    if key != asset.original_key:
+        old_key = asset.original_key
+        transaction.on_commit(lambda: storage.delete_keys(keys=[old_key], all_versions=True))
+    asset.original_key, asset.format, asset.byte_size = key, fmt, len(master)
+
+
+def _media_asset_mark_failed(asset: MediaAsset, reason: str) -> None:
+    asset.status = MediaAsset.Status.FAILED
+    asset.failure_reason = reason
+    asset.save(update_fields=["status", "failure_reason", "interrupted_runs", "updated_at"])
+
+
+def _media_asset_reject(asset: MediaAsset, reason: str) -> None:
+    """The file itself is unacceptable: fail with the reason and keep none of its bytes."""
+    keys = [asset.original_key, *asset.renditions.values_list("key", flat=True)]
+    asset.renditions.all().delete()
+    _media_asset_mark_failed(asset, reason)
+    transaction.on_commit(lambda: storage.delete_keys(keys=keys, all_versions=True))
+
+
+def media_asset_fail(*, asset_id: int, reason: str) -> MediaAsset | None:
+    """Mark an asset failed with ``reason`` unless it is ready (e.g. its run hit the time limit).
+    Keeps the original, so staff can rebuild it later."""
+    with transaction.atomic():
+        asset = MediaAsset.objects.select_for_update().filter(pk=asset_id).first()
+        if asset is None or asset.status == MediaAsset.Status.READY:
+            return asset
+        _media_asset_mark_failed(asset, reason)
+    return asset
+
+
+def media_asset_rebuild(*, asset_ids: list[int]) -> int:
+    """Remake the renditions of these assets from their originals (staff), in the background.
+
+    Their rendition rows go now; the worker writes every rendition again under the same keys.
+    Objects of renditions the new ladder will not have are deleted after the commit. Returns how
+    many assets were queued (released ones are skipped).
+    """
+    queued: list[int] = []
+    orphaned: list[str] = []
+    with transaction.atomic():
+        assets = MediaAsset.objects.select_for_update().filter(
+            pk__in=asset_ids, released_at__isnull=True
+        )
+        for asset in assets:
+            wanted = _media_asset_wanted(asset)
+            for rendition in asset.renditions.all():
+                if (rendition.purpose, rendition.width, rendition.format) not in wanted:
+                    orphaned.append(rendition.key)
+            asset.renditions.all().delete()
+            asset.status = MediaAsset.Status.PENDING
+            asset.interrupted_runs = 0
+            asset.save(update_fields=["status", "interrupted_runs", "updated_at"])
+            queued.append((asset.pk, asset.kind == MediaAsset.Kind.VIDEO))
+        if orphaned:
+            transaction.on_commit(lambda: storage.delete_keys(keys=orphaned))
+        transaction.on_commit(lambda: [_enqueue_processing(pk, video=v) for pk, v in queued])
+    return len(queued)
+
+
+def media_asset_sweep_stuck(*, older_than: timedelta = timedelta(minutes=10)) -> int:
+    """Queue again the assets left pending or processing for longer than ``older_than`` (a
+    broker outage lost their message, or a worker died); returns how many.
+
+    Rows a run is working on right now are locked and skipped. Each one queued is touched, so it
+    is not queued again before another ``older_than`` has passed.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        stuck = list(
+            MediaAsset.objects.select_for_update(skip_locked=True)
+            .filter(
+                status__in=[MediaAsset.Status.PENDING, MediaAsset.Status.PROCESSING],
+                released_at__isnull=True,
+                updated_at__lt=now - older_than,
+            )
+            .order_by("updated_at")
+            .values_list("pk", "kind")[:500]
+        )
+        ids = [pk for pk, _kind in stuck]
+        MediaAsset.objects.filter(pk__in=ids).update(updated_at=now)
+        transaction.on_commit(
+            lambda: [_enqueue_processing(pk, video=kind == "video") for pk, kind in stuck]
+        )
+    if ids:
+        logger.info("queued %d stuck media asset(s) again", len(ids))
+    return len(ids)
+
+
+def media_asset_release(*, asset: MediaAsset) -> bool:
+    """Schedule deletion of ``asset`` if nothing refers to it any more; True if it was released.
+
+    Call inside a transaction, after removing a reference; it takes the asset's row lock so a
+    concurrent new reference (a save) and the release cannot interleave.
+    """
+    asset = MediaAsset.objects.select_for_update().get(pk=asset.pk)
+    if _media_asset_referenced(asset):
+        return False
+    asset.released_at = timezone.now()
+    asset.save(update_fields=["released_at", "updated_at"])
+    asset_id = asset.pk
+    transaction.on_commit(lambda: _enqueue_purge(asset_id))
+    return True
+
+
+def _media_asset_referenced(asset: MediaAsset) -> bool:
+    """Whether any row still protects ``asset`` (a pin, an avatar: every PROTECT foreign key to
+    it, found from the models, so media needs to know none of the apps that point at it)."""
+    for relation in MediaAsset._meta.get_fields(include_hidden=True):
+        if relation.auto_created and getattr(relation, "on_delete", None) is models.PROTECT:
+            manager = relation.related_model._default_manager
+            if manager.filter(**{relation.field.name: asset}).exists():
+                return True
+    return False
+
+
+def _enqueue_purge(asset_id: int) -> None:
+    from media.tasks import media_asset_purge_task
+
+    media_asset_purge_task.delay(asset_id)
+
+
+def media_asset_purge(*, asset_id: int) -> bool:
+    """Delete a released asset's files, then its row. Re-runnable; False if there was nothing to do."""
+    with transaction.atomic():
+        asset = (
+            MediaAsset.objects.select_for_update()
+            .filter(pk=asset_id, released_at__isnull=False)
+            .first()
+        )
+        if asset is None:
+            return False
+        keys = [asset.original_key, *asset.renditions.values_list("key", flat=True)]
+        storage.delete_keys(keys=keys)
+        asset.delete()
+    logger.info("purged media asset %s (%d objects)", asset_id, len(keys))
+    return True

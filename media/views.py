@@ -1,0 +1,96 @@
+"""Media's endpoints: upload a file through the app, or start and confirm a direct upload to S3."""
+
+from __future__ import annotations
+
+import logging
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.http import require_POST
+
+from media import services, storage
+from media.forms import PinUploadForm
+from media.models import MediaAsset
+from pins import selectors
+
+logger = logging.getLogger(__name__)
+STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
+
+
+@login_required
+@require_POST
+def pin_upload(request: HttpRequest) -> JsonResponse:
+    """Receive one file (the embedded default's upload path); JSON with the asset or the error."""
+    form = PinUploadForm(request.POST, request.FILES)
+    if not form.is_valid():
+        return JsonResponse(
+            {"error": form.errors.get_json_data()["file"][0]["message"]}, status=400
+        )
+    upload = form.cleaned_data["file"]
+    try:
+        asset = services.media_asset_create(owner=request.user, data=upload.read())
+    except ValidationError as error:
+        return JsonResponse({"error": error.messages[0], "code": error.code}, status=400)
+    except STORAGE_ERRORS:
+        return _storage_unavailable("upload")
+    return _asset_reply(request, asset)
+
+
+def _asset_reply(request: HttpRequest, asset: MediaAsset) -> JsonResponse:
+    existing = selectors.pin_for_asset(user=request.user, asset=asset)
+    return JsonResponse(
+        {
+            "asset": asset.pk,
+            "width": asset.width,
+            "height": asset.height,
+            "status": asset.status,
+            "duplicate_of": existing.get_absolute_url() if existing else None,
+        },
+        status=201,
+    )
+
+
+def _storage_unavailable(action: str) -> JsonResponse:
+    logger.exception("media storage failed during %s", action)
+    return JsonResponse(
+        {"error": "Storage is not answering right now; nothing was saved. Try again in a minute."},
+        status=503,
+    )
+
+
+@login_required
+@require_POST
+def pin_upload_start(request: HttpRequest) -> JsonResponse:
+    """Direct upload, step 1 (S3 only): the form the browser posts the file to S3 with."""
+    if not storage.is_s3():
+        return JsonResponse({"error": "Direct uploads need S3; post the file here."}, status=404)
+    try:
+        pending, form = services.upload_start(
+            owner=request.user, media_type=request.POST.get("kind", "image")
+        )
+    except ValidationError as error:
+        return JsonResponse({"error": error.messages[0], "code": error.code}, status=400)
+    except STORAGE_ERRORS:
+        return _storage_unavailable("upload start")
+    return JsonResponse(
+        {"upload": pending.pk, "url": form["url"], "fields": form["fields"]}, status=201
+    )
+
+
+@login_required
+@require_POST
+def pin_upload_confirm(request: HttpRequest) -> JsonResponse:
+    """Direct upload, step 2: the browser says the file is in S3; the server checks it."""
+    try:
+        upload_id = int(request.POST.get("upload", ""))
+    except ValueError:
+        return JsonResponse({"error": "Say which upload is done."}, status=400)
+    try:
+        asset = services.upload_confirm(owner=request.user, upload_id=upload_id)
+    except ValidationError as error:
+        return JsonResponse({"error": error.messages[0], "code": error.code}, status=400)
+    except STORAGE_ERRORS:
+        return _storage_unavailable("upload confirm")
+    return _asset_reply(request, asset)
