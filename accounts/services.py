@@ -7,6 +7,7 @@ from django.db import IntegrityError, transaction
 
 from accounts.models import Profile, User, UserFollow
 from accounts.usernames import username_normalize, username_validate
+from media.services import media_asset_create, media_asset_release
 
 
 def user_create(
@@ -31,8 +32,6 @@ def profile_update(
     *, user: User, display_name: str, bio: str, website: str, avatar_data: bytes | None = None
 ) -> Profile:
     """Update ``user``'s profile; a new avatar replaces the old one, which is released if unused."""
-    from media.services import media_asset_create, media_asset_release
-
     fields = {"display_name": display_name.strip(), "bio": bio.strip(), "website": website.strip()}
     profile, _ = Profile.objects.get_or_create(user=user)
     # Check the words before storing any bytes: a refused edit must leave no unreferenced avatar.

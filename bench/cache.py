@@ -145,7 +145,7 @@ def workload(
     written: list[int] = []
     failed = writes = 0
     with override_settings(PAGE_CACHE_SCOPED=scoped, PAGE_CACHE_SETTLE_SECONDS=0):
-        page_cache.content_changed()  # cold: nothing from an earlier pass is served
+        page_cache.visibility_changed()  # cold: nothing from an earlier pass is served
         page_cache.reset_counts()
         began = time.monotonic()
         try:

@@ -26,7 +26,7 @@ from accounts.models import User, UserFollow
 from boards.models import Board, BoardFollow, BoardPin
 from pins.grid import PinCard
 from pins.models import Pin
-from pins.selectors import search_words
+from pinsite.search import search_words
 
 PAGE_SIZE = 50
 PAGE = engines["django"].from_string(

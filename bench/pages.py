@@ -364,7 +364,7 @@ def search_plan(person, query: str) -> dict:
     from django.db import connection, connections
     from django.test.utils import override_settings
 
-    from pins.selectors import pin_search
+    from pins.selectors import pin_search_page
 
     ran: list[tuple[str, object]] = []
 
@@ -377,10 +377,10 @@ def search_plan(person, query: str) -> dict:
         stack.enter_context(override_settings(CACHES=missing))
         for alias in connections:
             stack.enter_context(connections[alias].execute_wrapper(capture))
-        pin_search(user=person, query=query)
+        pin_search_page(user=person, query=query)
     searches = [(sql, params) for sql, params in ran if "@@" in sql]
     if not searches:
-        raise RuntimeError(f"pin_search ran no full-text query for {query!r}: {ran}")
+        raise RuntimeError(f"pin_search_page ran no full-text query for {query!r}: {ran}")
     plans, cold_ms = [], 0.0
     with connection.cursor() as cursor:
         for sql, params in searches:  # the matching boards, then the ranked pins

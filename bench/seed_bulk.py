@@ -1,6 +1,9 @@
 """Bulk-create a large, realistic data set for benchmarks: people, boards, pins, saves, follows.
 
-    manage.py seed_bulk --users 10000 --boards 50000 --pins 1000000 [--sample-bytes 100]
+    --users 10000 --boards 50000 --pins 1000000 [--sample-bytes 100] [--seed 8]
+
+A command of the benchmarks, not of an installed app: ``bench.pages.seed_bulk(env, *args)`` runs
+it in its own process (``make bench ONLY=pages`` does), and tests call ``Command()`` directly.
 
 Shapes follow power laws (Zipf-like), as on a real visual site: a few people pin, save and are
 followed far more than most, a few pins are saved thousands of times, most boards are small.
@@ -265,7 +268,7 @@ class Seeder:
                 ):
                     cursor.execute(sql)
         # COPY sends no model signals: retire any cached page, as every bulk write must.
-        page_cache.content_changed()
+        page_cache.visibility_changed()
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")  # fresh statistics, as autovacuum would make shortly

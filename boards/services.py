@@ -8,6 +8,7 @@ from django.db.models import Min
 from django.utils.text import slugify
 
 from boards.models import POSITION_GAP, Board, BoardCollaborator, BoardFollow, BoardPin
+from boards.signals import board_deleting
 from pinsite import page_cache
 
 
@@ -71,15 +72,11 @@ def board_update(*, board: Board, name: str, description: str, is_secret: bool) 
 
 
 def board_delete(*, board: Board) -> None:
-    """Delete a board and the pins that are on no other board; media goes with its last reference."""
-    from pins.models import Pin
-    from pins.services import pin_delete
+    """Delete a board and the pins that are on no other board; media goes with its last reference.
 
+    The pins are pins' to delete: it receives ``board_deleting`` (pins/receivers.py)."""
     with transaction.atomic():
-        on_board = Pin.objects.filter(placements__board=board)
-        # Pins that are also on another board stay; only their placement here goes.
-        for pin in on_board.exclude(placements__board__in=Board.objects.exclude(pk=board.pk)):
-            pin_delete(pin=pin)
+        board_deleting.send(sender=Board, board=board)
         board.delete()
 
 

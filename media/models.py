@@ -273,3 +273,7 @@ class PendingUpload(models.Model):
 
     def __str__(self) -> str:
         return self.key
+
+
+class MediaAssetBusy(Exception):
+    """Another run holds the asset's row lock; try again shortly (the task retries)."""

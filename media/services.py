@@ -11,8 +11,8 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.utils import timezone
 
-from media import images, signals, storage, video
-from media.models import MediaAsset, MediaRendition, PendingUpload, StorageTier
+from media import images, signals, storage, tasks, video
+from media.models import MediaAsset, MediaAssetBusy, MediaRendition, PendingUpload, StorageTier
 
 logger = logging.getLogger(__name__)
 
@@ -231,8 +231,6 @@ def _enqueue_processing(asset_id: int, *, video: bool = False) -> None:
     """Queue processing (a video gets the longer time limits a transcode needs). Runs after
     commit, so a broker that is down must not turn a saved upload into an error page: the asset
     stays pending and the sweeper queues it again later."""
-    from media import tasks  # tasks import this module: imported when first queued
-
     limits = (
         {"soft_time_limit": tasks.VIDEO_SOFT_TIME_LIMIT, "time_limit": tasks.VIDEO_TIME_LIMIT}
         if video
@@ -260,10 +258,6 @@ def _original_tier() -> str:
 def _write_class(tier: str) -> str | None:
     """The StorageClass to write an original with (None: the bucket's default, STANDARD)."""
     return tier if tier == StorageTier.INTELLIGENT_TIERING else None
-
-
-class MediaAssetBusy(Exception):
-    """Another run holds the asset's row lock; try again shortly (the task retries)."""
 
 
 # A run that starts and finds the asset still "processing" follows one that never finished: the
@@ -544,9 +538,7 @@ def _media_asset_referenced(asset: MediaAsset) -> bool:
 
 
 def _enqueue_purge(asset_id: int) -> None:
-    from media.tasks import media_asset_purge_task
-
-    media_asset_purge_task.delay(asset_id)
+    tasks.media_asset_purge_task.delay(asset_id)
 
 
 def media_asset_purge(*, asset_id: int) -> bool:

@@ -28,7 +28,8 @@ from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
 from django.db import InterfaceError, OperationalError
 
-from media import services, storage
+from media import storage
+from media.models import MediaAssetBusy
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,7 @@ _TRANSIENT_S3_CODES = {
 def is_transient(error: BaseException) -> bool:
     """Whether ``error`` may go away by itself (worth a retry) rather than be a bug or bad data."""
     if isinstance(
-        error, services.MediaAssetBusy | storage.ObjectArchived | OperationalError | InterfaceError
+        error, MediaAssetBusy | storage.ObjectArchived | OperationalError | InterfaceError
     ):
         return True
     if isinstance(error, ClientError):
@@ -83,6 +84,8 @@ def retry_if_transient(task, error: Exception) -> None:
 
 @shared_task(bind=True, soft_time_limit=MEDIA_SOFT_TIME_LIMIT, time_limit=MEDIA_TIME_LIMIT)
 def media_asset_process_task(self, asset_id: int) -> None:
+    from media import services  # the task body imports its service (services queue tasks)
+
     try:
         services.media_asset_process(asset_id=asset_id)
     except SoftTimeLimitExceeded:
@@ -103,6 +106,8 @@ def media_asset_process_task(self, asset_id: int) -> None:
 
 @shared_task(bind=True, soft_time_limit=60, time_limit=90)
 def media_asset_purge_task(self, asset_id: int) -> None:
+    from media import services  # the task body imports its service (services queue tasks)
+
     try:
         services.media_asset_purge(asset_id=asset_id)
     except Exception as error:
@@ -114,6 +119,8 @@ def media_asset_purge_task(self, asset_id: int) -> None:
 def media_asset_sweep_task(self, older_than_minutes: float = 10) -> int:
     """Periodic (beat): queue again the media left pending or processing (a lost message, a
     dead worker), so a broker outage delays work but loses none."""
+    from media import services  # the task body imports its service (services queue tasks)
+
     return services.media_asset_sweep_stuck(older_than=timedelta(minutes=older_than_minutes))
 
 
@@ -125,6 +132,8 @@ UPLOAD_SWEEP_RETRY_ERRORS = (BotoCoreError, ClientError, OSError, OperationalErr
 def upload_sweep_task() -> int:
     """Periodic (beat): delete direct uploads nobody confirmed. The bucket's lifecycle rule on
     uploads/ is the backstop if this stops running."""
+    from media import services  # the task body imports its service (services queue tasks)
+
     return services.upload_sweep()
 
 

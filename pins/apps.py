@@ -3,9 +3,9 @@ from django.apps import AppConfig
 
 class PinsConfig(AppConfig):
     name = "pins"
-    verbose_name = "Pins and media"
+    verbose_name = "Pins"
 
     def ready(self) -> None:
-        from pinsite import page_cache
+        from pins import page_stamps, receivers  # noqa: F401 - receivers connect on import
 
-        page_cache.connect_signals()
+        page_stamps.connect()

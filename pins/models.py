@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Exists, F, OuterRef, Q
 from django.urls import reverse
 
+from boards.models import BoardPin
 from media.models import MediaAsset
 from pinsite.constraints import http_url_check
 from pinsite.search import SEARCH_CONFIG, OnPostgreSQL
@@ -19,8 +20,6 @@ class PinQuerySet(models.QuerySet):
         secret board it is visible only to that board's owner and collaborators. The pin's owner
         always sees their own pins, unless staff removed them. Everyone else gets a 404.
         """
-        from boards.models import BoardPin
-
         visible = Q(moderation_state=Pin.Moderation.VISIBLE)
         on_public_board = Exists(
             BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False)

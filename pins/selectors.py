@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,11 +17,7 @@ from media.models import MediaRendition
 from pins.models import Pin
 from pinsite import page_cache
 from pinsite.db.compiled import shape, stand_in_user
-from pinsite.search import SEARCH_CONFIG, all_words_query
-
-MAX_SEARCH_WORDS = 8
-WORD = re.compile(r"\w+", re.UNICODE)
-
+from pinsite.search import SEARCH_CONFIG, all_words_query, search_words
 
 # What a card in a grid reads: loading only these cut a 50-pin page's model building in half
 # (a media asset alone has eight timestamps to parse).
@@ -443,10 +438,6 @@ def pin_feed_for_user(*, user, cursor: str | None = None, limit: int = 30) -> Fe
 # --- Search and "more like this" ---------------------------------------------------------------
 
 
-def search_words(query: str) -> list[str]:
-    return [word.lower() for word in WORD.findall(query)][:MAX_SEARCH_WORDS]
-
-
 def _postgres() -> bool:
     return connection.vendor == "postgresql"
 
@@ -499,11 +490,6 @@ def pin_search_page(*, user, query: str, cursor: str | None = None, limit: int =
         compute=compute,
     )
     return GridPage(pins, extra["next"])
-
-
-def pin_search(*, user, query: str, limit: int = 50) -> list[Pin]:
-    """The first page of ``pin_search_page``."""
-    return pin_search_page(user=user, query=query, limit=limit).pins
 
 
 # How many of the newest matches search ranks, per kind of match (the pin's own words, the

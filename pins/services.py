@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from boards.models import Board
-from boards.services import board_pin_add
+from boards.services import board_can_add_pins, board_pin_add
 from media.models import MediaAsset
 from media.services import media_asset_release
 from pins.models import Pin, PinReport
@@ -50,8 +50,6 @@ def pin_create(
 
 
 def _board_check_can_add(*, board: Board, user) -> None:
-    from boards.services import board_can_add_pins
-
     if not board_can_add_pins(board=board, user=user):
         raise ValidationError(
             {

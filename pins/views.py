@@ -30,6 +30,7 @@ from pins.grid import (
 )
 from pins.models import Pin
 from pinsite.form_errors import form_add_service_errors
+from pinsite.search import search_words
 
 logger = logging.getLogger(__name__)
 
@@ -247,6 +248,6 @@ def search(request: HttpRequest) -> HttpResponse:
         next_cursor=page.next_cursor,
         query=query,
         boards=board_search(user=request.user, query=query) if query and first_page else [],
-        words=selectors.search_words(query),
+        words=search_words(query),
         more_query=urlencode({"q": query}),
     )

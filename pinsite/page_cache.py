@@ -26,7 +26,7 @@ leave it out by the gate alone; it stamps anyway, so pages keep their full lengt
 catch every write path, the admin's and the shell's included (a save that may change visibility
 is told apart by reading the row's old values first); ``QuerySet.update`` and ``bulk_create``
 send none, so their callers stamp by hand (``visibility_changed``, ``board_changed``), and bulk
-loads call ``content_changed``, which retires everything. ``PAGE_CACHE_SCOPED = False`` falls
+loads call ``visibility_changed``, which retires everything. ``PAGE_CACHE_SCOPED = False`` falls
 back to one stamp for all of it (every write retires every page), as before the scopes.
 
 A change writes a new stamp (the time in nanoseconds), so no old entry is read again; old entries
@@ -58,7 +58,9 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models.signals import post_delete, post_save, pre_save
+
+from pinsite.cache_backend import cache_counts
 
 VISIBILITY = "pc:gen:vis"
 STREAM = "pc:gen:stream"
@@ -111,11 +113,6 @@ def reset_counts() -> None:
 # --- Invalidation ------------------------------------------------------------------------------
 
 
-def content_changed() -> None:
-    """Retire every cached page: call after a write whose reach is unknown (a bulk load)."""
-    _bump([VISIBILITY])
-
-
 def visibility_changed() -> None:
     """Retire every cached page: call after a write that may make a pin visible or not to someone
     (moderation, secrecy, membership)."""
@@ -138,32 +135,17 @@ def follows_changed(*, user_id: int) -> None:
     _bump([_follows_key(user_id)])
 
 
-def connect_signals() -> None:
-    """Stamp on every save and delete of the rows pages are made of, whatever wrote them (services,
-    the admin, the shell). Called once from ``PinsConfig.ready``."""
-    from django.db.models.signals import post_delete, post_save, pre_save
-
-    from accounts.models import UserFollow
-    from boards.models import Board, BoardCollaborator, BoardFollow, BoardPin
-    from pins.models import Pin
-
-    handlers = {
-        Pin: (_before_pin, _on_pin, _on_pin_deleted),
-        Board: (_before_board, _on_board, _on_board_deleted),
-        BoardPin: (_before_placement, _on_placement, _on_placement_deleted),
-        BoardCollaborator: (None, _on_membership, _on_membership),
-        UserFollow: (None, _on_follow_row, _on_follow_row),
-        BoardFollow: (None, _on_follow_row, _on_follow_row),
-    }
-    for model, (before, saved, deleted) in handlers.items():
-        uid = f"page_cache.{model.__name__}"
-        if before is not None:
-            pre_save.connect(before, sender=model, dispatch_uid=uid)
-        post_save.connect(saved, sender=model, dispatch_uid=uid)
-        post_delete.connect(deleted, sender=model, dispatch_uid=uid)
+def connect(model, *, saved, deleted, before=None) -> None:
+    """Stamp on every save and delete of ``model``'s rows, whatever wrote them (services, the
+    admin, the shell). Each app connects the models its pages are made of in ``ready()``."""
+    uid = f"page_cache.{model._meta.label}"
+    if before is not None:
+        pre_save.connect(before, sender=model, dispatch_uid=uid)
+    post_save.connect(saved, sender=model, dispatch_uid=uid)
+    post_delete.connect(deleted, sender=model, dispatch_uid=uid)
 
 
-def _old_values(sender, instance, fields: tuple[str, ...], using, update_fields) -> None:
+def remember_old_values(sender, instance, fields: tuple[str, ...], using, update_fields) -> None:
     """Keep the row's stored ``fields`` on the instance before an update that may change them, so
     the post_save handler can tell which scopes the save reaches (None: a new row)."""
     instance._page_cache_old = None
@@ -178,106 +160,23 @@ def _old_values(sender, instance, fields: tuple[str, ...], using, update_fields)
     )
 
 
-def _changed(instance, fields: tuple[str, ...]) -> bool:
-    old = getattr(instance, "_page_cache_old", None)
+def old_values(instance) -> dict | None:
+    """What ``remember_old_values`` kept (None: a new row, or not remembered)."""
+    return getattr(instance, "_page_cache_old", None)
+
+
+def changed(instance, fields: tuple[str, ...]) -> bool:
+    old = old_values(instance)
     return old is None or any(old[field] != getattr(instance, field) for field in fields)
 
 
-_PIN_GATE = ("moderation_state", "owner_id")  # what the visibility gate reads from the pin itself
-
-
-def _before_pin(sender, instance, using=None, update_fields=None, **kwargs) -> None:
-    _old_values(sender, instance, _PIN_GATE, using, update_fields)
-
-
-def _on_pin(sender, instance, created=False, **kwargs) -> None:
-    if not created and _changed(instance, _PIN_GATE):
-        visibility_changed()  # hidden, shown, removed, or someone else's now
-        return
-    pins_changed(owner_ids=[instance.owner_id])  # its placements stamp their boards
-
-
-def _on_pin_deleted(sender, instance, **kwargs) -> None:
-    pins_changed(owner_ids=[instance.owner_id])  # its placements go first and stamp their boards
-
-
-_BOARD_GATE = ("is_secret", "owner_id")
-
-
-def _before_board(sender, instance, using=None, update_fields=None, **kwargs) -> None:
-    _old_values(sender, instance, _BOARD_GATE, using, update_fields)
-
-
-def _on_board(sender, instance, created=False, **kwargs) -> None:
-    if created:
-        _bump([BOARDS])  # no pins yet, so no grid lists anything new; board search may
-        return
-    if _changed(instance, _BOARD_GATE):
-        visibility_changed()
-        return
-    _bump([STREAM, BOARDS, board_scope(instance.pk)])  # renamed: search matches board names
-
-
-def _on_board_deleted(sender, instance, **kwargs) -> None:
-    visibility_changed()
-
-
-_PLACEMENT = ("board_id", "pin_id")
-
-
-def _before_placement(sender, instance, using=None, update_fields=None, **kwargs) -> None:
-    _old_values(sender, instance, _PLACEMENT, using, update_fields)
-
-
-def _pin_owners(pin_ids, using) -> list[int]:
-    from pins.models import Pin
-
-    return list(
-        Pin.objects.using(using).filter(pk__in=set(pin_ids)).values_list("owner_id", flat=True)
-    )
-
-
-def _on_placement(sender, instance, created=False, using=None, **kwargs) -> None:
-    old = getattr(instance, "_page_cache_old", None)
-    if not created and old is not None and not _changed(instance, _PLACEMENT):
-        board_changed(board_id=instance.board_id)  # moved within its board
-        return
-    boards, pins = {instance.board_id}, {instance.pin_id}
-    if old is not None:
-        boards.add(old["board_id"])
-        pins.add(old["pin_id"])
-    # Placed on a public board, a pin may become visible: on that board, in its owner's profile
-    # and everywhere the stream reaches.
-    if pins == {instance.pin_id} and sender.pin.is_cached(instance):
-        owners = [instance.pin.owner_id]
+def boards_changed(*, board_id: int | None = None) -> None:
+    """A board was made (``board_id`` None: only board search can change) or renamed or
+    described anew (its page, the stream and board search)."""
+    if board_id is None:
+        _bump([BOARDS])
     else:
-        owners = _pin_owners(pins, using)
-    pins_changed(owner_ids=owners, board_ids=sorted(boards))
-
-
-def _on_placement_deleted(sender, instance, using=None, origin=None, **kwargs) -> None:
-    from boards.models import Board
-    from pins.models import Pin
-
-    # Deleted with its pin (whose own stamp names the owner) or its board (which stamps
-    # visibility): no need to look the owner up, once per placement.
-    if (origin.model if isinstance(origin, QuerySet) else type(origin)) in (Pin, Board):
-        pins_changed(board_ids=[instance.board_id])
-        return
-    owners = (
-        [instance.pin.owner_id]
-        if sender.pin.is_cached(instance)
-        else _pin_owners([instance.pin_id], using)
-    )
-    pins_changed(owner_ids=owners, board_ids=[instance.board_id])
-
-
-def _on_membership(sender, instance, **kwargs) -> None:
-    visibility_changed()
-
-
-def _on_follow_row(sender, instance, **kwargs) -> None:
-    follows_changed(user_id=instance.follower_id)
+        _bump([STREAM, BOARDS, board_scope(board_id)])
 
 
 class StampOnCommit:
@@ -414,8 +313,6 @@ def entry(kind: str, *, viewer, parts: tuple, scopes: list[str], follows: bool =
 
 
 def prometheus_text() -> str:
-    from pinsite.cache_backend import cache_counts
-
     lines = [
         "# HELP pinsite_page_cache_lookups_total Grid page id lookups by page kind and outcome.",
         "# TYPE pinsite_page_cache_lookups_total counter",

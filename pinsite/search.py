@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from django.db import models
 
 SEARCH_CONFIG = "english"
@@ -26,3 +28,12 @@ def all_words_query(words: list[str]):
     from django.contrib.postgres.search import SearchQuery
 
     return SearchQuery(" ".join(words), search_type="plain", config=SEARCH_CONFIG)
+
+
+MAX_SEARCH_WORDS = 8
+WORD = re.compile(r"\w+", re.UNICODE)
+
+
+def search_words(query: str) -> list[str]:
+    """The words a search matches on: lower-cased, at most MAX_SEARCH_WORDS."""
+    return [word.lower() for word in WORD.findall(query)][:MAX_SEARCH_WORDS]

@@ -42,7 +42,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from media import storage
-from media.models import MediaAsset
+from media.models import MediaAsset, MediaRendition
 
 logger = logging.getLogger(__name__)
 
@@ -284,8 +284,6 @@ def tiering_access_log_ingest(*, now: datetime | None = None) -> int:
 
 def _reads_by_asset(reads: Counter[str]) -> dict[int, int]:
     """Log reads per asset: of its original, large view or video (grid thumbnails never tier)."""
-    from media.models import MediaRendition
-
     counts: Counter[int] = Counter()
     keys = list(reads)
     for start in range(0, len(keys), BATCH):

@@ -8,6 +8,7 @@ class TieringConfig(AppConfig):
     verbose_name = "Storage tiering"
 
     def ready(self) -> None:
+        # Imported here, as apps' modules are: the models must be loaded first.
         from tiering import receivers  # noqa: F401 - connects tiering to media's signals
         from tiering.policy import prices_with
 

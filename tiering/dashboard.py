@@ -159,7 +159,7 @@ def storage_dashboard(request: HttpRequest) -> HttpResponse:
         "preview": preview,
         "preview_limit": PREVIEW_LIMIT,
         "on_s3": storage.is_s3(),
-        "prices": sorted(tier_report.tier_prices().items()),
+        "prices": sorted(tier_report.tiering_prices().items()),
     }
     # A refused form answers 200 with its errors, as the admin's own forms do.
     return render(request, "admin/tiering/storage_dashboard.html", context)

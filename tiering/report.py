@@ -45,15 +45,9 @@ from media.models import MediaAsset, MediaRendition, StorageTier
 from tiering import access, costs
 from tiering.costs import AccessAge, Bill, ObjectGroup
 from tiering.models import StorageSnapshot, TieringSweep
-from tiering.policy import TierPrice
 from tiering.sweep import TIERED_PURPOSES, tiering_prices
 
 CHART_DAYS = 365
-
-
-def tier_prices() -> dict[str, TierPrice]:
-    """The price table the sweep uses (DEFAULT_PRICES with settings ``TIERING_PRICES`` over it)."""
-    return tiering_prices()
 
 
 class DaysSince(Func):
@@ -222,7 +216,7 @@ def storage_groups(
 def storage_report(*, now: datetime | None = None) -> StorageReport:
     """Objects and bytes per tier (originals and renditions) and the three monthly bills."""
     now = now or timezone.now()
-    prices = tier_prices()
+    prices = tiering_prices()
     originals, renditions = storage_groups(now=now, minimums=costs.billable_minimums(prices))
     totals: dict[str, list[int]] = {}
     for groups, offset in ((originals, 0), (renditions, 2)):

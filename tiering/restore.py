@@ -24,6 +24,7 @@ from django.utils import timezone
 
 from media import storage
 from media.models import ARCHIVED_TIERS, MediaAsset, MediaRendition, StorageTier
+from tiering import tasks
 from tiering.models import TierTransition
 
 logger = logging.getLogger(__name__)
@@ -45,8 +46,6 @@ def tiering_restore_request(*, asset_id: int) -> bool:
 
 
 def _enqueue(asset_id: int) -> None:
-    from tiering import tasks
-
     try:
         tasks.tiering_restore_step_task.delay(asset_id)
     except Exception:

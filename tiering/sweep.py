@@ -40,6 +40,7 @@ from media.models import MediaAsset, MediaRendition, StorageTier
 from tiering import access
 from tiering.models import TieringPolicy, TieringSweep, TierTransition
 from tiering.policy import ObjectFacts, Thresholds, Tier, TierPrice, decide, is_due, prices_with
+from tiering.restore import tiering_restore_request
 
 logger = logging.getLogger(__name__)
 
@@ -329,36 +330,6 @@ def tiering_sweep(
     return sweep
 
 
-def tier_pin_apply(*, asset_ids: list[int], now: datetime | None = None) -> int:
-    """Move these assets' objects to the tiers staff pinned them to, now rather than at the
-    next sweep (cause ``staff``; no TieringSweep row). Returns how many objects moved. Objects
-    in GLACIER are restored first (then a sweep finishes the move); mode ``off`` moves nothing."""
-    policy = tiering_policy_get()
-    if policy.mode == TieringPolicy.Mode.OFF or not asset_ids:
-        return 0
-    now = now or timezone.now()
-    plan = _Plan(
-        mode=policy.mode, now=now, thresholds=tiering_thresholds(policy), prices=tiering_prices()
-    )
-    rows = list(
-        _assets()
-        .filter(pk__in=asset_ids)
-        .exclude(tier_pinned="")
-        .order_by("pk")
-        .values_list(*_ASSET_FIELDS)
-    )
-    if not rows:
-        return 0
-    _examined, moves = plan.moves(rows, list(plan.renditions_query(rows, by_range=False)))
-    mover = _Mover()
-    done, _failures = (
-        _batch_move(plan, mover, moves, sweep=None, by_range=False) if moves else ([], 0)
-    )
-    if mover.restores:
-        _enqueue_restores(sorted(set(mover.restores)))
-    return len(done)
-
-
 def _assets():
     return MediaAsset.objects.filter(
         status=MediaAsset.Status.READY, released_at__isnull=True, tier_excluded=False
@@ -427,7 +398,5 @@ def _record_tier(move: PlannedMove, *, at: datetime) -> None:
 
 
 def _enqueue_restores(asset_ids: list[int]) -> None:
-    from tiering.restore import tiering_restore_request
-
     for asset_id in asset_ids:
         tiering_restore_request(asset_id=asset_id)

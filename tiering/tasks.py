@@ -1,4 +1,8 @@
-"""Celery tasks of storage tiering (queue ``tiering``): thin wrappers that call one service each."""
+"""Celery tasks of storage tiering (queue ``tiering``): thin wrappers that call one service each.
+
+Each task body imports its service: the services queue these tasks, so the import runs one way
+at load time. Retries follow media's policy (``media.tasks.retry_if_transient``).
+"""
 
 from __future__ import annotations
 
@@ -6,11 +10,8 @@ from celery import shared_task
 from django.db import OperationalError
 
 from media.tasks import retry_if_transient
-from tiering import report
 
 TIERING_RESTORE_POLL_SECONDS = 15 * 60  # AWS restores take hours; moto's are immediate
-
-
 TIERING_RESTORE_MAX_POLLS = 4 * 48  # two days of polls, then staff see it still marked
 
 
@@ -66,4 +67,6 @@ def tiering_access_log_ingest_task(self) -> int:
 def tiering_snapshot_take_task() -> None:
     """Daily (beat): record today's storage and bills for the dashboard's savings chart. Taking
     it again the same day replaces that day's row."""
+    from tiering import report  # the task body imports its service
+
     report.tiering_snapshot_take()

@@ -11,24 +11,25 @@ MOVED = {
 }
 
 
-def _relabel(apps, source: str, target_of) -> None:
+def _relabel(apps, alias: str, source, target_of) -> None:
     ContentType = apps.get_model("contenttypes", "ContentType")
+    types = ContentType.objects.using(alias)
     for app_label, models in MOVED.items():
         target = target_of(app_label)
         for model in models:
-            if ContentType.objects.filter(app_label=target, model=model).exists():
+            if types.filter(app_label=target, model=model).exists():
                 continue  # already there (made by a migrate that ran the new apps first)
-            ContentType.objects.filter(app_label=source(app_label), model=model).update(
+            types.filter(app_label=source(app_label), model=model).update(
                 app_label=target
             )
 
 
 def content_types_follow(apps, schema_editor) -> None:
-    _relabel(apps, source=lambda app: "pins", target_of=lambda app: app)
+    _relabel(apps, schema_editor.connection.alias, lambda app: "pins", lambda app: app)
 
 
 def content_types_return(apps, schema_editor) -> None:
-    _relabel(apps, source=lambda app: app, target_of=lambda app: "pins")
+    _relabel(apps, schema_editor.connection.alias, lambda app: app, lambda app: "pins")
 
 
 class Migration(migrations.Migration):

@@ -284,10 +284,12 @@ def test_search_ands_words_ranks_title_matches_first_and_matches_board_names(cli
     one_word = _ready_pin(owner, make_board(owner), title="Blue door")
     on_board = _ready_pin(owner, board, title="Trail")
 
-    found = selectors.pin_search(user=None, query="blue lake")
+    found = selectors.pin_search_page(user=None, query="blue lake").pins
     assert [pin.pk for pin in found][:2] == [in_title.pk, in_description.pk]
     assert one_word.pk not in [pin.pk for pin in found]
-    assert on_board.pk in [pin.pk for pin in selectors.pin_search(user=None, query="alpine")]
+    assert on_board.pk in [
+        pin.pk for pin in selectors.pin_search_page(user=None, query="alpine").pins
+    ]
 
     html = client.get("/search/", {"q": "blue lake"}).content.decode()
     assert _pin_ids(html, [in_title, in_description, one_word]) == {in_title.pk, in_description.pk}
@@ -298,18 +300,18 @@ def test_search_follows_edits_ranks_own_words_before_board_names_and_keeps_its_w
 ):
     owner = make_user()
     barn = _ready_pin(owner, make_board(owner), title="Red barn")
-    assert selectors.pin_search(user=None, query="barn") == [barn]
+    assert selectors.pin_search_page(user=None, query="barn").pins == [barn]
     barn.title = "Green shed"  # the stored search document follows every write
     barn.save()
-    assert selectors.pin_search(user=None, query="barn") == []
-    assert selectors.pin_search(user=None, query="green shed") == [barn]
+    assert selectors.pin_search_page(user=None, query="barn").pins == []
+    assert selectors.pin_search_page(user=None, query="green shed").pins == [barn]
 
     trips = make_board(owner, "Weekend trips")
     sunrise = _ready_pin(owner, trips, title="Sunrise")
-    assert selectors.pin_search(user=None, query="harbour") == []
+    assert selectors.pin_search_page(user=None, query="harbour").pins == []
     assert board_search(user=None, query="harbour walks") == []
     board_update(board=trips, name="Harbour walks", description="", is_secret=False)
-    assert selectors.pin_search(user=None, query="harbour") == [sunrise]
+    assert selectors.pin_search_page(user=None, query="harbour").pins == [sunrise]
     assert board_search(user=None, query="harbour walks") == [trips]
     assert board_search(user=None, query="walks harbour trips") == []  # every word must match
     board_update(board=trips, name="Harbour walks", description="", is_secret=True)
@@ -319,13 +321,13 @@ def test_search_follows_edits_ranks_own_words_before_board_names_and_keeps_its_w
     # A pin's own words outrank a board's name, even when the board's pin is newer.
     shore = _ready_pin(owner, make_board(owner), title="Harbour at noon")
     later = _ready_pin(owner, trips, title="Boats")
-    found = selectors.pin_search(user=None, query="harbour")
+    found = selectors.pin_search_page(user=None, query="harbour").pins
     assert found[0] == shore and set(found[1:]) == {sunrise, later}
 
     # PostgreSQL ranks the newest SEARCH_WINDOW matches of each kind; SQLite matches them all.
     kites = [_ready_pin(owner, make_board(owner), title=f"Kite {n}") for n in range(5)]
     monkeypatch.setattr(selectors, "SEARCH_WINDOW", 3)
-    found = {pin.pk for pin in selectors.pin_search(user=None, query="kite")}
+    found = {pin.pk for pin in selectors.pin_search_page(user=None, query="kite").pins}
     expected = kites[-3:] if connection.vendor == "postgresql" else kites
     assert found == {pin.pk for pin in expected}
 
@@ -337,9 +339,12 @@ def test_search_never_shows_secret_pins_nor_matches_secret_board_names(client):
     public = _ready_pin(owner, make_board(owner), title="Cake shop")
     board_pin_add(board=secret_board, pin=public, added_by=owner)
 
-    assert selectors.pin_search(user=stranger, query="cake") == [public]
-    assert selectors.pin_search(user=stranger, query="surprise party") == []
-    assert {p.pk for p in selectors.pin_search(user=owner, query="cake")} == {hidden.pk, public.pk}
+    assert selectors.pin_search_page(user=stranger, query="cake").pins == [public]
+    assert selectors.pin_search_page(user=stranger, query="surprise party").pins == []
+    assert {p.pk for p in selectors.pin_search_page(user=owner, query="cake").pins} == {
+        hidden.pk,
+        public.pk,
+    }
     client.force_login(stranger)
     html = client.get("/search/", {"q": "surprise"}).content.decode()
     assert "Surprise party" not in html and f"/pin/{hidden.pk}/" not in html

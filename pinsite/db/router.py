@@ -92,11 +92,6 @@ def routing_scope(scope: RoutingScope) -> Iterator[RoutingScope]:
         _scope.reset(token)
 
 
-def reading_writer(reason: str = "requested") -> contextlib.AbstractContextManager[RoutingScope]:
-    """Read the writer in this block (e.g. a check that must see a write made elsewhere)."""
-    return routing_scope(RoutingScope(kind="code", writer_reason=reason))
-
-
 def replica_reads() -> contextlib.AbstractContextManager[RoutingScope]:
     """A fresh scope that reads replicas until it writes (read-only scripts and jobs)."""
     return routing_scope(RoutingScope(kind="code"))

@@ -85,7 +85,7 @@ def varied_assets() -> None:
 
 def bill_one_by_one(now) -> costs.Bill:
     """The bill priced object by object in Python, from the rows themselves."""
-    prices = tier_report.tier_prices()
+    prices = tier_report.tiering_prices()
     minimums = costs.billable_minimums(prices)
     groups = []
     for asset in MediaAsset.objects.filter(released_at__isnull=True).prefetch_related("renditions"):

@@ -265,22 +265,6 @@ def _eventually(predicate, timeout: float = 30.0) -> bool:
     return False
 
 
-def test_pins_apply_at_once_to_the_chosen_assets_only(s3):
-    from tiering.sweep import tier_pin_apply
-
-    pinned, renditions = make_stored_asset(tier_pinned=StorageTier.STANDARD_IA)
-    other, _ = make_stored_asset(tier_pinned=StorageTier.STANDARD_IA)
-    cold, _ = make_stored_asset()
-    assert tier_pin_apply(asset_ids=[pinned.pk, cold.pk], now=LATER) == 2
-    assert storage_class_of(s3, pinned.original_key) == "STANDARD_IA"
-    assert storage_class_of(s3, renditions["large"].key) == "STANDARD_IA"
-    assert storage_class_of(s3, other.original_key) == "STANDARD"
-    assert storage_class_of(s3, cold.original_key) == "STANDARD"  # not pinned: left to sweeps
-    transitions = TierTransition.objects.all()
-    assert {(t.cause, t.sweep_id) for t in transitions} == {("staff", None)}
-    assert tier_pin_apply(asset_ids=[pinned.pk], now=LATER) == 0
-
-
 def test_the_command_previews_and_runs_a_sweep(s3):
     from io import StringIO
 
