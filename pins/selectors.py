@@ -6,9 +6,7 @@ import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import connection
-from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, QuerySet, Value, When
-from django.db.models.functions import Cast
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from accounts.models import UserFollow
@@ -17,7 +15,8 @@ from media.models import MediaRendition
 from pins.models import Pin
 from pinsite import page_cache
 from pinsite.db.compiled import shape, stand_in_user
-from pinsite.search import SEARCH_CONFIG, all_words_query, search_words
+from pinsite.db.compound import in_any_of
+from pinsite.search import matching_all, matching_any, search_rank, search_words
 
 # What a card in a grid reads: loading only these cut a 50-pin page's model building in half
 # (a media asset alone has eight timestamps to parse).
@@ -49,14 +48,11 @@ def _on_public_board() -> Exists:
 
 
 def _cards_by_ids(*, user, ids: list[int], owners: bool = False, whole: bool = False) -> list[Pin]:
-    """The pins of ``ids`` that ``user`` may see, as ``_card_rows`` loads them (any order). On
-    PostgreSQL one compiled query (``pinsite.db.compiled``): building and compiling the gate on
-    every page had cost more than running it."""
+    """The pins of ``ids`` that ``user`` may see, as ``_card_rows`` loads them (any order), by
+    one compiled query (``pinsite.db.compiled``): building and compiling the gate on every page
+    costs more than running it."""
     if not ids:
         return []
-    if not _postgres():
-        queryset = Pin.objects.visible_to(user).filter(pk__in=ids)
-        return list(_card_rows(queryset, owners=owners, whole=whole))
     signed_in = user is not None and user.is_authenticated
 
     def build(values):
@@ -96,19 +92,15 @@ def _prefetch_renditions(pins: list[Pin]) -> None:
     assets = sorted({pin.media_id for pin in pins})
 
     def build(values):
-        lookup = "asset_id__in_array" if _postgres() else "asset_id__in"
         return (
-            MediaRendition.objects.filter(**{lookup: values["assets"]})
+            MediaRendition.objects.filter(asset_id__in_array=values["assets"])
             .filter(Q(format="webp") | Q(purpose=MediaRendition.Purpose.VIDEO))
             .order_by("width", "id")
             .values_list("asset_id", "purpose", "width", "height", "format", "key", "storage_tier")
         )
 
-    if _postgres():  # compiled once (``pinsite.db.compiled``)
-        rows = shape("renditions", build, values=["assets"], lists=["assets"])
-        rows = rows.rows(MediaRendition, assets=assets)[1]
-    else:
-        rows = build({"assets": assets})
+    compiled = shape("renditions", build, values=["assets"], lists=["assets"])
+    _alias, rows = compiled.rows(MediaRendition, assets=assets)
     by_asset: dict[int, list[DrawnRendition]] = {}
     for asset_id, *fields in rows:
         by_asset.setdefault(asset_id, []).append(DrawnRendition(*fields))
@@ -181,14 +173,10 @@ def _pins_with_newest_saves(*, user, pin: Pin, known: list[int], saves_limit: in
     see, in one query."""
     visible = Pin.objects.visible_to(user)
     newest_saves = visible.filter(parent=pin).order_by("-created_at", "-id").values("pk")
-    if _postgres():
-        # A UNION of the known ids and the newest saves: written as "in these ids OR in the
-        # newest saves" PostgreSQL tested every pin against both (1.6 s over 1M pins).
-        wanted = Q(
-            pk__in=Pin.objects.filter(pk__in=known).values("pk").union(newest_saves[:saves_limit])
-        )
-    else:  # SQLite cannot put a LIMITed select in a compound statement: there, the OR
-        wanted = Q(pk__in=known) | Q(pk__in=newest_saves[:saves_limit])
+    # "In these ids OR in the newest saves" made PostgreSQL test every pin against both (1.6 s
+    # over 1M pins): ``in_any_of`` is a UNION there.
+    known_pins = Pin.objects.filter(pk__in=known).values("pk")
+    wanted = in_any_of([known_pins, newest_saves[:saves_limit]])
     return list(_card_rows(visible.filter(wanted), owners=True))
 
 
@@ -438,17 +426,12 @@ def pin_feed_for_user(*, user, cursor: str | None = None, limit: int = 30) -> Fe
 # --- Search and "more like this" ---------------------------------------------------------------
 
 
-def _postgres() -> bool:
-    return connection.vendor == "postgresql"
-
-
 def pin_search_page(*, user, query: str, cursor: str | None = None, limit: int = 50) -> GridPage:
     """Pins whose title, description or boards' names hold every word of ``query``, best first.
 
-    PostgreSQL: full-text search on the GIN-indexed tsvector (English stemming), ranked.
-    SQLite: every word must appear (case-insensitive) in the title, description or a board name;
-    title matches rank first. Keyset pagination on (rank, created_at, id). Raises ValueError for a
-    malformed cursor.
+    Every word must be in the pin's own title or description, or in the name or description of a
+    board it is on that ``user`` may see (``pinsite.search``: full text on PostgreSQL). Keyset
+    pagination on (rank, created_at, id). Raises ValueError for a malformed cursor.
     """
     words = search_words(query)
     if not words:
@@ -469,7 +452,7 @@ def pin_search_page(*, user, query: str, cursor: str | None = None, limit: int =
         # over the same rows, so sorting here matches the subquery's.
         top = queryset.values("pk")[: limit + 1]
         rows = sorted(
-            _card_rows(Pin.objects.filter(pk__in=top)).annotate(rank=_search_rank(words)),
+            _card_rows(Pin.objects.filter(pk__in=top)).annotate(rank=search_rank(words)),
             key=lambda pin: (pin.rank, pin.created_at, pin.pk),
             reverse=True,
         )
@@ -503,61 +486,33 @@ SEARCH_BOARDS = 500  # the newest boards whose name or description matches
 
 def _search_ranked(*, user, words: list[str]) -> QuerySet[Pin]:
     visible = Pin.objects.visible_to(user)
-    if _postgres():
-        search = all_words_query(words)
-        # The matching boards first (their stored, GIN-indexed ``search_document``), as a list:
-        # inside the pins' query the planner walked every placement testing its board's name
-        # instead (200 ms over 1M pins).
-        matching_boards = list(
-            Board.objects.visible_to(user)
-            .filter(search_document=search)
-            .order_by("-pk")
-            .values_list("pk", flat=True)[:SEARCH_BOARDS]
-        )
-        # The candidates as a UNION of two bounded scans: the newest pins whose own words match
-        # (the stored, GIN-indexed ``search_document``), and the newest pins placed on a matching
-        # board. Written as "matches OR on a matching board" the planner cannot use the index
-        # and scans every pin (82 s over 1M pins in `make bench`).
-        by_words = (
-            Pin.objects.filter(search_document=search).order_by("-pk").values("pk")[:SEARCH_WINDOW]
-        )
-        by_board = (
-            BoardPin.objects.filter(board_id__in=matching_boards)
-            .order_by("-pin_id")
-            .values("pin_id")[:SEARCH_WINDOW]
-        )
-        return (
-            visible.filter(pk__in=by_words.union(by_board))
-            .annotate(rank=_search_rank(words))
-            .order_by("-rank", "-created_at", "-id")
-        )
-    queryset = visible
-    visible_boards = Board.objects.visible_to(user).values("pk")
-    for word in words:
-        queryset = queryset.filter(
-            Q(title__icontains=word)
-            | Q(description__icontains=word)
-            | Exists(
-                # Only boards the viewer may see: a secret board's name must not find its pins.
-                BoardPin.objects.filter(pin=OuterRef("pk"), board__in=visible_boards).filter(
-                    Q(board__name__icontains=word) | Q(board__description__icontains=word)
-                )
-            )
-        )
-    return queryset.annotate(rank=_search_rank(words)).order_by("-rank", "-created_at", "-id")
-
-
-def _search_rank(words: list[str]):
-    """How well a pin matches: PostgreSQL's ts_rank over the stored document (as double
-    precision: a real would come back rounded to its shortest text, and the next page's "rank
-    below this" would start over); on SQLite, how many of the words are in the title."""
-    if _postgres():
-        from django.contrib.postgres.search import SearchRank
-
-        return Cast(SearchRank(F("search_document"), all_words_query(words)), FloatField())
-    return sum(
-        (Case(When(title__icontains=word, then=Value(1)), default=Value(0)) for word in words),
-        start=Value(0),
+    text = " ".join(words)
+    # The matching boards first, as a list: inside the pins' query the planner walked every
+    # placement testing its board's name instead (200 ms over 1M pins). Only boards the viewer
+    # may see: a secret board's name must not find its pins.
+    matching_boards = list(
+        Board.objects.visible_to(user)
+        .filter(matching_all(text, fields=("name", "description")))
+        .order_by("-pk")
+        .values_list("pk", flat=True)[:SEARCH_BOARDS]
+    )
+    # The candidates from two bounded scans: the newest pins whose own words match, and the
+    # newest pins placed on a matching board. Written as "matches OR on a matching board" the
+    # planner cannot use the index and scans every pin (82 s over 1M pins).
+    by_words = (
+        Pin.objects.filter(matching_all(text, fields=("title", "description")))
+        .order_by("-pk")
+        .values("pk")[:SEARCH_WINDOW]
+    )
+    by_board = (
+        BoardPin.objects.filter(board_id__in=matching_boards)
+        .order_by("-pin_id")
+        .values("pin_id")[:SEARCH_WINDOW]
+    )
+    return (
+        visible.filter(in_any_of([by_words, by_board]))
+        .annotate(rank=search_rank(words))
+        .order_by("-rank", "-created_at", "-id")
     )
 
 
@@ -576,29 +531,12 @@ def pin_related_ids(*, user, pin: Pin, limit: int = 24) -> list[int]:
     ]
     words = [w for w in search_words(pin.title) if len(w) > 2]
     if words:
-        if _postgres():
-            from django.contrib.postgres.search import SearchQuery
-
-            text = SearchQuery(" | ".join(words), search_type="raw", config=SEARCH_CONFIG)
-            matches = visible.filter(search_document=text)
-        else:
-            any_word = Q()
-            for word in words:
-                any_word |= Q(title__icontains=word)
-            matches = visible.filter(any_word)
-        signals.append((1, matches))
+        signals.append((1, visible.filter(matching_any(words, fields=("title",)))))
     # Each signal is capped, as a subquery; the score sums the signals a candidate is in.
     capped = [(points, qs.values("pk")[:RELATED_CANDIDATES]) for points, qs in signals]
-    # The candidates as a UNION (a few hundred ids): "in A OR in B OR in C" would make PostgreSQL
-    # test every pin against the three lists (seconds over 1M pins in `make bench`).
-    # SQLite cannot put LIMITed selects in a compound statement: there, the OR.
-    first, *others = [ids for _, ids in capped]
-    if _postgres():
-        candidates = Q(pk__in=first.union(*others) if others else first)
-    else:
-        candidates = Q()
-        for _, ids in capped:
-            candidates |= Q(pk__in=ids)
+    # The candidates (a few hundred ids) as one UNION on PostgreSQL: "in A OR in B OR in C" made
+    # it test every pin against the three lists (seconds over 1M pins).
+    candidates = in_any_of([ids for _, ids in capped])
     score = sum(
         (Case(When(pk__in=ids, then=Value(points)), default=Value(0)) for points, ids in capped),
         start=Value(0),

@@ -19,12 +19,14 @@ values; later calls fill in the real values and run it on the database the route
   viewer.
 * **Planned once.** The text never changes, so on PostgreSQL it is sent with server-side binding
   and prepared on each connection (``_planned_once_cursor``, ``DB_PREPARE_THRESHOLD``).
-* Lists of ids need PostgreSQL's arrays: callers of ``in_array`` shapes use the plain queryset
-  elsewhere (the SQLite default); other shapes run on either.
+* **Either database.** A shape is compiled once per vendor; lists of ids are one parameter on
+  both (``in_array``: an array on PostgreSQL, JSON through ``json_each`` on SQLite), so callers
+  write each hot read once.
 """
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
@@ -39,8 +41,9 @@ _STAND_IN_BASE = -7_340_032_000_000_000_000
 
 
 class InArray(Lookup):
-    """``field__in_array=[...]``: ``field = ANY(%s)`` with the list as one array parameter
-    (PostgreSQL), so a query's SQL text is the same for any number of ids."""
+    """``field__in_array=[...]``: the list as ONE parameter, so a query's SQL text is the same
+    for any number of ids: ``field = ANY(%s)`` with an array on PostgreSQL, ``field IN (SELECT
+    value FROM json_each(%s))`` with a JSON list on SQLite."""
 
     lookup_name = "in_array"
     prepare_rhs = False
@@ -52,6 +55,17 @@ class InArray(Lookup):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+    def as_sqlite(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        ids = [_json_list(param) for param in rhs_params]
+        # lhs and rhs are the compiler's own SQL; the ids travel as a parameter.
+        return f"{lhs} IN (SELECT value FROM json_each({rhs}))", [*lhs_params, *ids]  # noqa: S608
+
+
+def _json_list(value: Any) -> Any:
+    return json.dumps([int(item) for item in value]) if isinstance(value, list) else value
 
 
 Field.register_lookup(InArray)
@@ -111,8 +125,15 @@ class Shape:
             (tuple(value) if isinstance(value, list) else value): name
             for name, value in stand_ins.items()
         }
-        # A text field's lookup passes an integer stand-in as its text.
+        # A text field's lookup passes an integer stand-in as its text; SQLite gets a list as JSON.
         by_value.update({str(value): name for value, name in list(by_value.items())})
+        by_value.update(
+            {
+                _json_list(list(value)): name
+                for value, name in list(by_value.items())
+                if isinstance(value, tuple)
+            }
+        )
         slots = []
         for position, param in enumerate(params):
             found = by_value.get(tuple(param) if isinstance(param, list) else param)
@@ -155,7 +176,11 @@ class Shape:
         params = list(compiled.params)
         for position, name in compiled.slots:
             value = values[name]
-            params[position] = list(value) if name in self.lists else value
+            if name in self.lists:
+                value = (
+                    list(value) if connection.vendor == "postgresql" else _json_list(list(value))
+                )
+            params[position] = value
         with _planned_once_cursor(connection) as cursor:
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()

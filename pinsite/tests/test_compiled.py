@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-from django.db import connection
 
 from accounts.models import User
 from accounts.tests.factories import make_user
@@ -15,17 +14,8 @@ from pins import selectors
 from pins.models import Pin
 from pins.tests.factories import make_pin
 from pinsite.db.compiled import Shape
-from stack.pytest_plugin import in_ci
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _postgres_only():
-    if connection.vendor != "postgresql":  # only under PINSITE_TEST_STACK=off, never in CI
-        if in_ci():
-            pytest.fail("the compiled queries' tests need PostgreSQL")
-        pytest.skip("the compiled path runs on PostgreSQL only (SQLite uses the ORM's queryset)")
 
 
 @pytest.fixture
