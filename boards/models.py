@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
@@ -11,6 +13,10 @@ from pinsite.search import SEARCH_CONFIG, OnPostgreSQL
 
 # Gap left between neighbouring positions, so a drag-and-drop move usually writes one row.
 POSITION_GAP = 1024
+
+if TYPE_CHECKING:
+    from accounts.models import User
+    from pins.models import Pin
 
 
 class BoardQuerySet(models.QuerySet):
@@ -46,14 +52,14 @@ class Board(models.Model):
         related_name="+",
         help_text="The pin shown as the board's cover; the newest pin when empty.",
     )
-    collaborators = models.ManyToManyField(
+    collaborators: models.ManyToManyField[User, BoardCollaborator] = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         through="BoardCollaborator",
         through_fields=("board", "user"),
         related_name="group_boards",
         blank=True,
     )
-    pins = models.ManyToManyField(
+    pins: models.ManyToManyField[Pin, BoardPin] = models.ManyToManyField(
         "pins.Pin",
         through="BoardPin",
         through_fields=("board", "pin"),
@@ -74,6 +80,10 @@ class Board(models.Model):
     )
 
     objects = BoardQuerySet.as_manager()
+
+    # Annotated by ``boards.selectors`` on the boards it returns, not columns.
+    viewer_follows: bool
+    viewer_is_member: bool
 
     class Meta:
         constraints = [

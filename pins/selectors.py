@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import base64
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import Case, Exists, F, FloatField, OuterRef, Q, QuerySet, Value, When
@@ -110,8 +112,8 @@ def _prefetch_renditions(pins: list[Pin]) -> None:
         )
 
     if _postgres():  # compiled once (``pinsite.db.compiled``)
-        rows = shape("renditions", build, values=["assets"], lists=["assets"])
-        rows = rows.rows(MediaRendition, assets=assets)[1]
+        compiled = shape("renditions", build, values=["assets"], lists=["assets"])
+        rows: Iterable[tuple[Any, ...]] = compiled.rows(MediaRendition, assets=assets)[1]
     else:
         rows = build({"assets": assets})
     by_asset: dict[int, list[DrawnRendition]] = {}
@@ -372,7 +374,8 @@ def _fresh_popular_condition(since: datetime) -> Q:
     saved_by_others = Exists(
         Pin.objects.filter(parent=OuterRef("pk")).exclude(owner=OuterRef("owner"))
     )
-    return Q(created_at__gte=since) & saved_by_others
+    # Q & Exists is a Q (Q._combine); the stubs say Combinable.
+    return cast(Q, Q(created_at__gte=since) & saved_by_others)
 
 
 def pin_feed_for_user(*, user, cursor: str | None = None, limit: int = 30) -> FeedPage:
