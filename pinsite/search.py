@@ -14,10 +14,19 @@ class OnPostgreSQL(models.Func):
     template = "%(expressions)s"
     arity = 1
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(
+        self, compiler, connection, function=None, template=None, arg_joiner=None, **extra_context
+    ):
         if connection.vendor != "postgresql":
             return "''", []
-        return super().as_sql(compiler, connection, **extra_context)
+        return super().as_sql(
+            compiler,
+            connection,
+            function=function,
+            template=template,
+            arg_joiner=arg_joiner,
+            **extra_context,
+        )
 
 
 def all_words_query(words: list[str]):

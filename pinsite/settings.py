@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -161,7 +162,7 @@ DB_SESSION_OPTIONS = env_str(
 DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 1)
 
 
-def _database(url: str) -> dict:
+def _database(url: str) -> dict[str, Any]:
     config = dj_database_url.parse(url, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)
     if config["ENGINE"] == "django.db.backends.postgresql":
         # A reader that hangs must cost seconds at most, never the OS default of minutes.
@@ -180,7 +181,7 @@ def _database(url: str) -> dict:
             f"{DB_SESSION_OPTIONS} {os.environ.get('PGOPTIONS', '')}".strip()
         )
         config["OPTIONS"]["prepare_threshold"] = DB_PREPARE_THRESHOLD or None
-    return config
+    return cast(dict[str, Any], config)  # a DBConfig, typed as the other DATABASES entries
 
 
 DATABASE_URL = env_str("DATABASE_URL")
