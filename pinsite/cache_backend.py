@@ -19,10 +19,14 @@ import logging
 import threading
 import time
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
+
+if TYPE_CHECKING:
+    from redis import ConnectionPool, Redis
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +54,12 @@ class _ReusedClient(RedisCacheClient):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._clients: dict[int, object] = {}
+        self._clients: dict[int, Redis] = {}
+
+    if TYPE_CHECKING:  # Django's, left out of django-stubs
+        _client: type[Redis]
+
+        def _get_connection_pool(self, write: bool) -> ConnectionPool: ...
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)

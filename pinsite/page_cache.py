@@ -51,14 +51,17 @@ import hashlib
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Model, QuerySet
+
+# A signal receiver: (sender, instance, **kwargs).
+_Handler = Callable[..., None]
 
 VISIBILITY = "pc:gen:vis"
 STREAM = "pc:gen:stream"
@@ -147,7 +150,7 @@ def connect_signals() -> None:
     from boards.models import Board, BoardCollaborator, BoardFollow, BoardPin
     from pins.models import Pin
 
-    handlers = {
+    handlers: dict[type[Model], tuple[_Handler | None, _Handler, _Handler]] = {
         Pin: (_before_pin, _on_pin, _on_pin_deleted),
         Board: (_before_board, _on_board, _on_board_deleted),
         BoardPin: (_before_placement, _on_placement, _on_placement_deleted),

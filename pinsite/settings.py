@@ -440,14 +440,17 @@ if AWS_STORAGE_BUCKET_NAME:
         _s3_options["secret_key"] = env_str("AWS_SECRET_ACCESS_KEY")
     # Uploads and downloads in the calling thread: no transfer thread pool per web/worker process.
     _s3_options["transfer_config"] = TransferConfig(use_threads=False)
-    MEDIA_STORAGE = {"BACKEND": "media.storage.backend.MediaStorage", "OPTIONS": _s3_options}
+    MEDIA_STORAGE: dict[str, Any] = {
+        "BACKEND": "media.storage.backend.MediaStorage",
+        "OPTIONS": _s3_options,
+    }
 else:
     MEDIA_STORAGE = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
     }
 
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": MEDIA_STORAGE,
     "staticfiles": {
         "BACKEND": (

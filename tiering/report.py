@@ -22,12 +22,14 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import cast
 
 from django.db.models import (
     BigIntegerField,
     Case,
     Count,
     DateTimeField,
+    Expression,
     F,
     FloatField,
     Func,
@@ -38,6 +40,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Coalesce, Exp, Greatest
 from django.utils import timezone
 
@@ -53,7 +56,7 @@ CHART_DAYS = 365
 
 def tier_prices() -> dict[str, TierPrice]:
     """The price table the sweep uses (DEFAULT_PRICES with settings ``TIERING_PRICES`` over it)."""
-    return tiering_prices()
+    return cast(dict[str, TierPrice], tiering_prices())  # keyed by Tier, a StrEnum
 
 
 class DaysSince(Func):
@@ -83,7 +86,7 @@ class DaysSince(Func):
         )
 
 
-def _rate_now(rate: str, rate_at: str, now: datetime) -> Func:
+def _rate_now(rate: str, rate_at: str, now: datetime) -> CombinedExpression:
     """The read rate decayed to ``now`` (``tiering.access.rate_decayed``, in SQL)."""
     per_day = -math.log(2) / access.HALF_LIFE_DAYS
     return F(rate) * Exp(Value(per_day) * Coalesce(DaysSince(F(rate_at), now), Value(0.0)))
@@ -125,8 +128,8 @@ class StorageReport:
 def _grouped(
     queryset: QuerySet,
     *,
-    last_access: F,
-    reads: Case | F,
+    last_access: Expression,
+    reads: Expression | F,
     now: datetime,
     minimums: list[int],
 ) -> list[ObjectGroup]:
