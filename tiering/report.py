@@ -22,7 +22,6 @@ import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import cast
 
 from django.db.models import (
     BigIntegerField,
@@ -48,15 +47,15 @@ from media.models import MediaAsset, MediaRendition, StorageTier
 from tiering import access, costs
 from tiering.costs import AccessAge, Bill, ObjectGroup
 from tiering.models import StorageSnapshot, TieringSweep
-from tiering.policy import TierPrice
+from tiering.policy import Tier, TierPrice
 from tiering.sweep import TIERED_PURPOSES, tiering_prices
 
 CHART_DAYS = 365
 
 
-def tier_prices() -> dict[str, TierPrice]:
+def tier_prices() -> dict[Tier, TierPrice]:
     """The price table the sweep uses (DEFAULT_PRICES with settings ``TIERING_PRICES`` over it)."""
-    return cast(dict[str, TierPrice], tiering_prices())  # keyed by Tier, a StrEnum
+    return tiering_prices()
 
 
 class DaysSince(Func):
