@@ -70,6 +70,9 @@ class _ReusedClient(RedisCacheClient):
 
 
 class ResilientRedisCache(RedisCache):
+    if TYPE_CHECKING:  # Django's client, made on first use; left out of django-stubs
+        _cache: _ReusedClient
+
     def __init__(self, server, params):
         options = dict(params.get("OPTIONS") or {})
         self.retry_after = float(options.pop("retry_after", 5.0))

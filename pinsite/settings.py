@@ -267,7 +267,7 @@ DATABASE_ROUTERS = ["pinsite.db.router.PrimaryReplicaRouter"]
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {
+    CACHES: dict[str, dict[str, Any]] = {
         "default": {
             # Django's Redis cache, but an unreachable Redis reads as a miss (pinsite/cache_backend.py).
             "BACKEND": "pinsite.cache_backend.ResilientRedisCache",
