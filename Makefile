@@ -12,7 +12,7 @@ help:
 	@echo "make test        lint, migration check and the test suite against real services"
 	@echo "make stack       start PostgreSQL + 2 replicas, Redis, S3, Celery worker/beat and gunicorn"
 	@echo "make stack-stop  stop what make stack started"
-	@echo "make lint        ruff and the import contracts (lint-imports)"
+	@echo "make lint        ruff, the import contracts (lint-imports) and mypy"
 	@echo "make bench       benchmarks on the real stack -> var/bench/results.json (QUICK=1: small)"
 
 $(PY):
@@ -36,6 +36,7 @@ lint: $(VENV)/.requirements-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(PY) -m mypy
 
 test: lint
 	$(PY) manage.py makemigrations --check --dry-run

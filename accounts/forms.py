@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.contrib.auth.forms import AuthenticationForm
@@ -36,8 +38,9 @@ class SignUpForm(forms.Form):
             )
         return email
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         password = cleaned.get("password")
         if password:
             candidate = User(username=cleaned.get("username", ""), email=cleaned.get("email", ""))

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from accounts import services
 from accounts.forms import ProfileForm, SignUpForm
+from accounts.http import SignedInRequest
 from accounts.models import User, UserFollow
 from boards.selectors import board_list_for_owner
 from media.selectors import media_asset_thumbnail_url
@@ -132,15 +133,15 @@ def profile(request: HttpRequest, username: str) -> HttpResponse:
         person=person,
         boards=boards if all_boards else boards[:PROFILE_BOARDS],
         more_boards=not all_boards and len(boards) > PROFILE_BOARDS,
-        following=person.viewer_follows,
-        follower_count=person.follower_count,
+        following=person.viewer_follows,  # type: ignore[attr-defined]  # _person_or_404 annotates
+        follower_count=person.follower_count,  # type: ignore[attr-defined]  # _person_or_404 annotates
         avatar_url=avatar_url(person_profile),
     )
 
 
 @login_required
 @require_POST
-def follow(request: HttpRequest, username: str) -> HttpResponse:
+def follow(request: SignedInRequest, username: str) -> HttpResponse:
     person = _person_or_404(username)
     if request.POST.get("action") == "unfollow":
         services.user_unfollow(follower=request.user, followee=person)
@@ -158,7 +159,7 @@ def follow(request: HttpRequest, username: str) -> HttpResponse:
 
 
 @login_required
-def profile_edit(request: HttpRequest) -> HttpResponse:
+def profile_edit(request: SignedInRequest) -> HttpResponse:
     profile = services.Profile.objects.get_or_create(user=request.user)[0]
     form = ProfileForm(request.POST or None, request.FILES or None, instance=profile)
     if request.method == "POST" and form.is_valid():

@@ -35,6 +35,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote_plus, urljoin
 
 from bench.replicas import Gunicorn, _figures, _load, _percentile, _python
@@ -123,7 +124,9 @@ def seed(env: dict[str, str], name: str, sizes: dict[str, int]) -> dict:
             raise RuntimeError(f"seed_bulk failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
         _log(f"{name} holds other counts; seeding it afresh")
     _log(done.stdout.strip())
-    seconds = float(re.search(r"seed_seconds=([\d.]+)", done.stdout).group(1))
+    timed = re.search(r"seed_seconds=([\d.]+)", done.stdout)
+    assert timed is not None, done.stdout
+    seconds = float(timed.group(1))
     if "Already seeded" in done.stdout and record.exists():
         figures = {**json.loads(record.read_text()), "reused": True, "check_seconds": seconds}
     else:
@@ -152,8 +155,10 @@ def log_in(port: int, username: str, password: str) -> dict[str, str]:
         conn.request("GET", "/accounts/login/")
         response = conn.getresponse()
         page = response.read().decode()
-        csrf = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie", "")).group(1)
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+        cookie = re.search(r"csrftoken=([^;]+)", response.getheader("Set-Cookie", ""))
+        field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+        assert cookie is not None and field is not None, "no CSRF token on the login page"
+        csrf, token = cookie.group(1), field.group(1)
         body = f"username={quote_plus(username)}&password={quote_plus(password)}"
         body += f"&csrfmiddlewaretoken={token}"
         conn.request(
@@ -177,7 +182,7 @@ def log_in(port: int, username: str, password: str) -> dict[str, str]:
         conn.close()
 
 
-def queries(port: int, path: str, headers: dict[str, str]) -> tuple[int, int]:
+def queries(port: int, path: str, headers: dict[str, str]) -> tuple[int, int] | tuple[None, None]:
     """(SQL queries, pins on the page) of one request, as the server counted them; (None, None)
     when the page failed (a naive page past the statement timeout, say)."""
     try:
@@ -275,6 +280,7 @@ def targets() -> dict:
     person = (
         User.objects.annotate(follows=Count("following_users")).order_by("-follows", "id").first()
     )
+    assert person is not None, "the database holds nobody: seed it first"
     boards = list(
         Board.objects.filter(is_secret=False)
         .annotate(size=Count("placements"))
@@ -366,7 +372,7 @@ def search_plan(person, query: str) -> dict:
 
     from pins.selectors import pin_search_page
 
-    ran: list[tuple[str, object]] = []
+    ran: list[tuple[str, Any]] = []
 
     def capture(execute, sql, params, many, context):
         ran.append((sql, params))
@@ -518,10 +524,13 @@ def measure(
     per_run: dict[str, dict[str, list]] = {page: {"ours": [], "naive": []} for page in PAGES}
     for number in range(runs):  # interleaved, so drift on a shared machine hits both alike
         for page in PAGES:
-            ours = measure_page(port, paths[page], headers, seconds, concurrency)
-            per_run[page]["ours"].append(ours)
-            naive = list(map(_naive, paths[page]))
-            per_run[page]["naive"].append(measure_page(port, naive, headers, seconds, concurrency))
+            per_run[page]["ours"].append(
+                measure_page(port, paths[page], headers, seconds, concurrency)
+            )
+            naive_paths = list(map(_naive, paths[page]))
+            per_run[page]["naive"].append(
+                measure_page(port, naive_paths, headers, seconds, concurrency)
+            )
             _log(
                 f"run {number + 1} {page}: {per_run[page]['ours'][-1]} naive {per_run[page]['naive'][-1]}"
             )

@@ -32,7 +32,7 @@ import itertools
 import random
 import time
 from bisect import bisect_left
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -321,7 +321,8 @@ class Seeder:
         self.user_boards: dict[int, list[int]] = {}
         self.board_owner: list[int] = [0]
         self.board_secret: list[bool] = [False]
-        rows, names_taken = [], set()
+        rows: list[tuple] = []
+        names_taken: set[tuple[int, str]] = set()
         for board_id, owner in enumerate(owners, start=1):
             name = self._board_name(owner, names_taken)
             secret = rng.random() < SECRET_SHARE
@@ -343,7 +344,7 @@ class Seeder:
             "updated_at",
         ]
         _write(Board, columns, rows)
-        members = []
+        members: list[tuple[int, int, int, int, str]] = []
         for board_id in range(1, len(owners) + 1):
             if rng.random() >= GROUP_SHARE:
                 continue
@@ -356,7 +357,7 @@ class Seeder:
         )
         self._step("boards and collaborators", began, len(rows) + len(members))
 
-    def _board_name(self, owner: int, taken: set) -> str:
+    def _board_name(self, owner: int, taken: set[tuple[int, str]]) -> str:
         base = f"{self._word().capitalize()} {self._word()}"
         name, n = base, 1
         while (owner, name.lower()) in taken or (owner, slugify(name)) in taken:
@@ -390,7 +391,9 @@ class Seeder:
             positions[board_id] = position
             return (pin_id, board_id, pin_id, position, user, stamp)
 
-        assets, renditions, pins, placements = [], [], [], []
+        assets, renditions, placements = [], [], []
+        # (id, owner, root, parent, title, description, alt text, source, created)
+        pins: list[tuple[int, int, int, int | None, str, str, str, str, str]] = []
 
         def original(pin_id: int) -> None:
             owner = 1 + pin_owner.draw()
@@ -516,7 +519,7 @@ class Seeder:
         return " ".join(self._word() for _ in range(words)).capitalize() + "."
 
 
-def _write(model, columns: list[str], rows: Iterable[tuple], extra: list[str] = ()) -> None:
+def _write(model, columns: list[str], rows: Iterable[tuple], extra: Sequence[str] = ()) -> None:
     """Insert ``rows`` into ``model``'s table: COPY on PostgreSQL, batched INSERTs elsewhere."""
     table = model._meta.db_table
     names = [*columns, *extra]

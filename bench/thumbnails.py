@@ -143,7 +143,7 @@ def _quality(approaches: list[str]) -> dict[str, float]:
     """Mean absolute difference to a float LANCZOS reference, per approach."""
     from PIL import Image, ImageMath
 
-    totals = {approach: [] for approach in approaches}
+    totals: dict[str, list[float]] = {approach: [] for approach in approaches}
     for data in _corpus():
         with Image.open(io.BytesIO(data)) as image:
             full = image.convert("RGB")

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from django.conf import settings
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
@@ -8,6 +10,9 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 
 from pinsite.search import SEARCH_CONFIG, OnPostgreSQL
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractUser
 
 # Gap left between neighbouring positions, so a drag-and-drop move usually writes one row.
 POSITION_GAP = 1024
@@ -46,14 +51,16 @@ class Board(models.Model):
         related_name="+",
         help_text="The pin shown as the board's cover; the newest pin when empty.",
     )
-    collaborators = models.ManyToManyField(
+    # People (AUTH_USER_MODEL): boards.models imports no other app.
+    collaborators: models.ManyToManyField[AbstractUser, BoardCollaborator] = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         through="BoardCollaborator",
         through_fields=("board", "user"),
         related_name="group_boards",
         blank=True,
     )
-    pins = models.ManyToManyField(
+    # Pins, typed loosely: boards may not import pins (see the import contracts).
+    pins: models.ManyToManyField[Any, BoardPin] = models.ManyToManyField(
         "pins.Pin",
         through="BoardPin",
         through_fields=("board", "pin"),
@@ -74,6 +81,10 @@ class Board(models.Model):
     )
 
     objects = BoardQuerySet.as_manager()
+
+    # Annotated by ``boards.selectors`` on the boards it returns, not columns.
+    viewer_follows: bool
+    viewer_is_member: bool
 
     class Meta:
         constraints = [

@@ -114,7 +114,7 @@ def board_pin_move(*, board: Board, pin_id: int, before_id: int | None) -> Board
     with transaction.atomic():
         Board.objects.select_for_update().filter(pk=board.pk).first()
         moving = BoardPin.objects.get(board=board, pin_id=pin_id)
-        order = list(
+        order: list[tuple[int, int | None]] = list(
             BoardPin.objects.filter(board=board)
             .exclude(pk=moving.pk)
             .order_by("position", "id")
@@ -124,15 +124,17 @@ def board_pin_move(*, board: Board, pin_id: int, before_id: int | None) -> Board
         if before_id == pin_id:
             return moving  # just before itself is where it already is
         if before_id is not None:
-            index = next((i for i, (pid, _) in enumerate(order) if pid == before_id), None)
-            if index is None:
+            found = next((i for i, (pid, _) in enumerate(order) if pid == before_id), None)
+            if found is None:
                 # A stale client's unknown neighbour is refused, not read as "to the end".
                 raise BoardPin.DoesNotExist("The pin to move before is not on this board.")
+            index = found
         low = order[index - 1][1] if index > 0 else None
         high = order[index][1] if index < len(order) else None
         if low is None and high is None:
             position = 0
         elif low is None:
+            assert high is not None
             position = high - POSITION_GAP
         elif high is None:
             position = low + POSITION_GAP

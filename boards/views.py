@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from accounts.http import SignedInRequest
 from accounts.models import User
 from boards import services
 from boards.forms import BoardForm, CollaboratorForm
@@ -64,7 +65,7 @@ def board_detail(request: HttpRequest, username: str, slug: str) -> HttpResponse
 
 
 @login_required
-def board_create(request: HttpRequest) -> HttpResponse:
+def board_create(request: SignedInRequest) -> HttpResponse:
     form = BoardForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -83,7 +84,7 @@ def board_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def board_edit(request: HttpRequest, username: str, slug: str) -> HttpResponse:
+def board_edit(request: SignedInRequest, username: str, slug: str) -> HttpResponse:
     board = _owned_board(request, username, slug)
     form = BoardForm(request.POST or None, instance=Board.objects.get(pk=board.pk))
     if request.method == "POST" and form.is_valid():
@@ -104,7 +105,7 @@ def board_edit(request: HttpRequest, username: str, slug: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def board_delete(request: HttpRequest, username: str, slug: str) -> HttpResponse:
+def board_delete(request: SignedInRequest, username: str, slug: str) -> HttpResponse:
     board = _owned_board(request, username, slug)
     name = board.name
     services.board_delete(board=board)
@@ -114,7 +115,7 @@ def board_delete(request: HttpRequest, username: str, slug: str) -> HttpResponse
 
 @login_required
 @require_POST
-def board_follow(request: HttpRequest, username: str, slug: str) -> HttpResponse:
+def board_follow(request: SignedInRequest, username: str, slug: str) -> HttpResponse:
     board = _visible_board(request, username, slug)
     if request.POST.get("action") == "unfollow":
         services.board_unfollow(follower=request.user, board=board)
@@ -127,7 +128,7 @@ def board_follow(request: HttpRequest, username: str, slug: str) -> HttpResponse
 
 @login_required
 @require_POST
-def board_members(request: HttpRequest, username: str, slug: str) -> HttpResponse:
+def board_members(request: SignedInRequest, username: str, slug: str) -> HttpResponse:
     board = _visible_board(request, username, slug)
     form = CollaboratorForm(request.POST)
     if not form.is_valid():
@@ -153,7 +154,7 @@ def board_members(request: HttpRequest, username: str, slug: str) -> HttpRespons
 
 @login_required
 @require_POST
-def board_reorder(request: HttpRequest, username: str, slug: str) -> HttpResponse:
+def board_reorder(request: SignedInRequest, username: str, slug: str) -> HttpResponse:
     """Move one pin: JSON or form body with ``pin`` and ``before`` (empty for the end)."""
     board = _visible_board(request, username, slug)
     if not services.board_can_add_pins(board=board, user=request.user):
@@ -167,9 +168,9 @@ def board_reorder(request: HttpRequest, username: str, slug: str) -> HttpRespons
         )
         if not isinstance(data, dict):
             raise ValueError("the body is not an object")
-        pin_id = int(data.get("pin"))
+        pin_id = int(data.get("pin", ""))  # missing: int("") is a ValueError
         before = data.get("before")
-        before_id = int(before) if before not in (None, "") else None
+        before_id = int(before) if before is not None and before != "" else None
         placement = services.board_pin_move(board=board, pin_id=pin_id, before_id=before_id)
     except (TypeError, ValueError):
         return JsonResponse(

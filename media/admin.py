@@ -26,12 +26,15 @@ def thumbnail_html(asset: MediaAsset | None) -> str:
     )
 
 
+RENDITION_FIELDS = ("purpose", "width", "height", "format", "byte_size", "key")
+
+
 class MediaRenditionInline(admin.TabularInline):
     model = MediaRendition
     extra = 0
     can_delete = False
-    fields = ["purpose", "width", "height", "format", "byte_size", "key"]
-    readonly_fields = fields
+    fields = RENDITION_FIELDS
+    readonly_fields = RENDITION_FIELDS
 
 
 class NeedsAttentionFilter(admin.SimpleListFilter):

@@ -31,6 +31,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
+from typing import cast
 
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
@@ -266,7 +267,9 @@ def _bmff_header(data: bytes) -> tuple[int, int]:
     for kind, start, end in _bmff_boxes(data, 0, len(data)):
         if kind != b"meta":
             continue
-        primary, properties, associations = None, [], {}
+        primary: int | None = None
+        properties: list[tuple[bytes, int, int]] = []
+        associations: dict[int, list[int]] = {}
         for child, c_start, c_end in _bmff_boxes(data, start + 4, end):  # meta is a full box
             if child == b"pitm":
                 wide = data[c_start] > 0
@@ -277,7 +280,8 @@ def _bmff_header(data: bytes) -> tuple[int, int]:
                         properties = list(_bmff_boxes(data, s_start, s_end))
                     elif sub == b"ipma":
                         associations.update(_bmff_ipma(data, s_start))
-        wanted = associations.get(primary, range(1, len(properties) + 1))
+        everything = range(1, len(properties) + 1)
+        wanted = everything if primary is None else associations.get(primary, everything)
         size, rotation = None, 0
         for index in wanted:
             if not 1 <= index <= len(properties):
@@ -715,7 +719,9 @@ def _srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
         image = background if image.mode == "RGBA" else background.convert("L")
     if icc:
         try:
-            return ImageCms.applyTransform(image, _to_srgb_transform(icc, image.mode))
+            converted = ImageCms.applyTransform(image, _to_srgb_transform(icc, image.mode))
+            assert converted is not None  # None only when converting in place
+            return converted
         except (ImageCms.PyCMSError, OSError, ValueError, TypeError):
             pass  # a broken or mismatched profile: fall back to the plain conversion
     return image if image.mode == "RGB" else image.convert("RGB")
@@ -724,7 +730,7 @@ def _srgb(image: Image.Image, icc: bytes | None) -> Image.Image:
 def _decode(data: bytes, info: ImageInfo, widest: int) -> tuple[Image.Image, bytes | None]:
     """The first frame, upright, at the smallest JPEG DCT scale that still covers ``widest``
     pixels; normalised but not yet colour-converted. Returns it and its ICC profile."""
-    image = Image.open(io.BytesIO(data), formats=[PILLOW_FORMATS[info.format]])
+    image: Image.Image = Image.open(io.BytesIO(data), formats=[PILLOW_FORMATS[info.format]])
     if getattr(image, "n_frames", 1) > MAX_FRAMES:
         raise _too_many_frames()
     if image.format == "JPEG" and widest * DRAFT_MARGIN < info.width:
@@ -806,7 +812,7 @@ def dominant_color(image: Image.Image) -> str:
     palette_image = small.quantize(colors=5, method=Image.Quantize.MEDIANCUT)
     counts = sorted(palette_image.getcolors() or [], reverse=True)
     palette = palette_image.getpalette() or [0, 0, 0]
-    index = counts[0][1] if counts else 0
+    index = cast(int, counts[0][1]) if counts else 0  # a palette image's colours are indexes
     red, green, blue = palette[index * 3 : index * 3 + 3]
     return f"#{red:02x}{green:02x}{blue:02x}"
 

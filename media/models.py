@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -141,6 +143,9 @@ class MediaAsset(models.Model):
         blank=True,
         help_text="Set when the last reference went; the files are being deleted.",
     )
+
+    # What a card draws, set by ``pins.selectors`` on the assets of a page (not a column).
+    drawn_renditions: list[Any]
 
     class Meta:
         db_table = "pins_mediaasset"  # made when this model lived in pins; the name is kept

@@ -18,6 +18,7 @@ import binascii
 import io
 import math
 from functools import lru_cache
+from typing import cast
 
 from PIL import Image
 
@@ -215,7 +216,9 @@ def data_uri(placeholder: str) -> str:
         )
     except (ValueError, binascii.Error):
         return ""
-    if picture.getextrema()[3][0] == 255:
+    # Per band (min, max): the picture is RGBA.
+    extrema = cast(tuple[tuple[int, int], ...], picture.getextrema())
+    if extrema[3][0] == 255:
         picture = picture.convert("RGB")  # opaque: a smaller PNG
     buffer = io.BytesIO()
     picture.save(buffer, format="PNG", optimize=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 UPLOADS = "uploads/"
 ORIGINALS = "originals/"
@@ -166,7 +167,7 @@ def iam_policies(spec: BucketSpec) -> dict[str, dict]:
     def objects(*prefixes: str) -> list[str]:
         return [f"{arn}/{prefix}*" for prefix in prefixes]
 
-    web = {
+    web: dict[str, Any] = {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -197,7 +198,7 @@ def iam_policies(spec: BucketSpec) -> dict[str, dict]:
             },
         ],
     }
-    worker = {
+    worker: dict[str, Any] = {
         "Version": "2012-10-17",
         "Statement": [
             {
@@ -259,7 +260,7 @@ def provision(client, spec: BucketSpec, *, log=print) -> list[str]:
         return steps
     existing = {b["Name"] for b in client.list_buckets().get("Buckets", [])}
     if spec.bucket not in existing:
-        create = {"Bucket": spec.bucket}
+        create: dict[str, Any] = {"Bucket": spec.bucket}
         if spec.region != "us-east-1":
             create["CreateBucketConfiguration"] = {"LocationConstraint": spec.region}
         step("create bucket", client.create_bucket, **create)

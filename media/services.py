@@ -5,10 +5,12 @@ from __future__ import annotations
 import hashlib
 import logging
 from datetime import timedelta
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models, transaction
+from django.db.models import ForeignObjectRel
 from django.utils import timezone
 
 from media import images, signals, storage, tasks, video
@@ -124,6 +126,7 @@ def upload_confirm(*, owner, upload_id: int) -> MediaAsset:
                 code="unknown_upload",
             )
         if pending.confirmed_at is not None:
+            assert pending.asset is not None  # set when the upload was confirmed
             return pending.asset
         asset = _asset_from_upload(owner=owner, key=pending.key, max_bytes=pending.max_bytes)
         pending.confirmed_at = timezone.now()
@@ -231,13 +234,13 @@ def _enqueue_processing(asset_id: int, *, video: bool = False) -> None:
     """Queue processing (a video gets the longer time limits a transcode needs). Runs after
     commit, so a broker that is down must not turn a saved upload into an error page: the asset
     stays pending and the sweeper queues it again later."""
-    limits = (
+    limits: dict[str, Any] = (
         {"soft_time_limit": tasks.VIDEO_SOFT_TIME_LIMIT, "time_limit": tasks.VIDEO_TIME_LIMIT}
         if video
         else {}
     )
     try:
-        tasks.media_asset_process_task.apply_async(args=[asset_id], **limits)
+        tasks.media_asset_process_task.apply_async(args=(asset_id,), **limits)
     except Exception:
         logger.warning(
             "could not queue processing of media asset %s; the stuck-media sweeper will",
@@ -365,6 +368,7 @@ def _media_asset_build(*, asset_id: int) -> MediaAsset | None:
                 or "The uploaded file is no longer stored, so it cannot be processed.",
             )
             return asset
+        result: images.ProcessedImage | video.ProcessedVideo
         try:
             if asset.kind == MediaAsset.Kind.VIDEO:
                 result = video.process_video(data, skip=existing)
@@ -376,7 +380,7 @@ def _media_asset_build(*, asset_id: int) -> MediaAsset | None:
             _media_asset_reject(asset, str(rejected))
             return asset
 
-        if getattr(result, "master", None) is not None:
+        if isinstance(result, images.ProcessedImage) and result.master is not None:
             _media_asset_replace_master(asset, result.master, result.master_format)
         asset.width, asset.height = result.info.width, result.info.height
         asset.format = result.info.format
@@ -459,7 +463,7 @@ def media_asset_rebuild(*, asset_ids: list[int]) -> int:
     Objects of renditions the new ladder will not have are deleted after the commit. Returns how
     many assets were queued (released ones are skipped).
     """
-    queued: list[int] = []
+    queued: list[tuple[int, bool]] = []
     orphaned: list[str] = []
     with transaction.atomic():
         assets = MediaAsset.objects.select_for_update().filter(
@@ -477,7 +481,12 @@ def media_asset_rebuild(*, asset_ids: list[int]) -> int:
             queued.append((asset.pk, asset.kind == MediaAsset.Kind.VIDEO))
         if orphaned:
             transaction.on_commit(lambda: storage.delete_keys(keys=orphaned))
-        transaction.on_commit(lambda: [_enqueue_processing(pk, video=v) for pk, v in queued])
+
+        def enqueue() -> None:
+            for pk, v in queued:
+                _enqueue_processing(pk, video=v)
+
+        transaction.on_commit(enqueue)
     return len(queued)
 
 
@@ -502,9 +511,12 @@ def media_asset_sweep_stuck(*, older_than: timedelta = timedelta(minutes=10)) ->
         )
         ids = [pk for pk, _kind in stuck]
         MediaAsset.objects.filter(pk__in=ids).update(updated_at=now)
-        transaction.on_commit(
-            lambda: [_enqueue_processing(pk, video=kind == "video") for pk, kind in stuck]
-        )
+
+        def enqueue() -> None:
+            for pk, kind in stuck:
+                _enqueue_processing(pk, video=kind == "video")
+
+        transaction.on_commit(enqueue)
     if ids:
         logger.info("queued %d stuck media asset(s) again", len(ids))
     return len(ids)
@@ -531,7 +543,8 @@ def _media_asset_referenced(asset: MediaAsset) -> bool:
     it, found from the models, so media needs to know none of the apps that point at it)."""
     for relation in MediaAsset._meta.get_fields(include_hidden=True):
         if relation.auto_created and getattr(relation, "on_delete", None) is models.PROTECT:
-            manager = relation.related_model._default_manager
+            assert isinstance(relation, ForeignObjectRel)  # a PROTECT foreign key's reverse side
+            manager = cast(type[models.Model], relation.related_model)._default_manager  # resolved
             if manager.filter(**{relation.field.name: asset}).exists():
                 return True
     return False

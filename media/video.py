@@ -243,6 +243,7 @@ def process_video(
                                     f"Videos are limited to {MAX_SECONDS} s.", code="too_long"
                                 )
                             if isinstance(frame, av.AudioFrame):
+                                assert resampler is not None and audio_out is not None
                                 for piece in resampler.resample(frame):
                                     for out_packet in audio_out.encode(piece):
                                         output.mux(out_packet)
@@ -272,6 +273,7 @@ def process_video(
                     for out_packet in video_out.encode():
                         output.mux(out_packet)
                 if audio_out is not None:
+                    assert resampler is not None  # made with audio_out
                     for piece in resampler.resample(None):
                         for out_packet in audio_out.encode(piece):
                             output.mux(out_packet)

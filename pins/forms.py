@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 
+from boards.models import Board
 from boards.selectors import board_list_pinnable, board_pinnable
 from pins.models import Pin, PinReport
 
@@ -35,13 +38,15 @@ class PinDetailsForm(forms.Form):
 class PinSaveForm(forms.Form):
     """Save to one of my boards, or name a new board to create in place."""
 
-    board = forms.ModelChoiceField(queryset=None, required=False, empty_label="Choose a board")
+    board: forms.ModelChoiceField[Board] = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="Choose a board"
+    )
     new_board_name = forms.CharField(max_length=100, required=False, label="Or a new board")
     new_board_secret = forms.BooleanField(required=False, label="Secret")
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        field = self.fields["board"]
+        field = cast(forms.ModelChoiceField, self.fields["board"])
         if self.is_bound:  # what a submitted choice is checked against
             field.queryset = board_pinnable(user=user)
         # The choices drawn come from one compiled query (building the queryset's UNION cost
@@ -54,8 +59,9 @@ class PinSaveForm(forms.Form):
             ),
         ]
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # Form.clean returns cleaned_data
         if not cleaned.get("board") and not cleaned.get("new_board_name", "").strip():
             raise forms.ValidationError(
                 "Choose one of your boards or give a name for a new one.", code="no_board"

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.conf import settings
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
@@ -24,7 +26,8 @@ class PinQuerySet(models.QuerySet):
         on_public_board = Exists(
             BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=False)
         )
-        condition = visible & on_public_board
+        # Q & Exists is a Q (Q._combine); the stubs say Combinable.
+        condition = cast(Q, visible & on_public_board)
         if user is not None and user.is_authenticated:
             member_of_secret_board = Exists(
                 BoardPin.objects.filter(pin=OuterRef("pk"), board__is_secret=True).filter(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
@@ -355,7 +356,8 @@ def _fresh_popular_condition(since: datetime) -> Q:
     saved_by_others = Exists(
         Pin.objects.filter(parent=OuterRef("pk")).exclude(owner=OuterRef("owner"))
     )
-    return Q(created_at__gte=since) & saved_by_others
+    # Q & Exists is a Q (Q._combine); the stubs say Combinable.
+    return cast(Q, Q(created_at__gte=since) & saved_by_others)
 
 
 def pin_feed_for_user(*, user, cursor: str | None = None, limit: int = 30) -> FeedPage:

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.http import SignedInRequest
 from boards.models import Board
 from boards.selectors import board_list_for_pin, board_list_pinnable, board_search
 from boards.services import board_create
@@ -90,7 +91,7 @@ def pin_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def pin_save(request: HttpRequest, pk: int) -> HttpResponse:
+def pin_save(request: SignedInRequest, pk: int) -> HttpResponse:
     """Save a pin to one of the viewer's boards, or to a new board named in the same form."""
     pin = _pin_or_404(request, pk)
     form = PinSaveForm(request.POST, user=request.user)
@@ -114,7 +115,7 @@ def pin_save(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def pin_report(request: HttpRequest, pk: int) -> HttpResponse:
+def pin_report(request: SignedInRequest, pk: int) -> HttpResponse:
     pin = _pin_or_404(request, pk)
     form = PinReportForm(request.POST)
     if not form.is_valid():
@@ -132,7 +133,7 @@ def pin_report(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def pin_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def pin_delete(request: SignedInRequest, pk: int) -> HttpResponse:
     pin = _pin_or_404(request, pk)
     if pin.owner_id != request.user.pk:
         raise Http404("No such pin")
@@ -142,7 +143,7 @@ def pin_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def pin_new(request: HttpRequest) -> HttpResponse:
+def pin_new(request: SignedInRequest) -> HttpResponse:
     """The upload page: pick or drop images, watch each upload, then describe and publish them."""
     boards = board_list_pinnable(user=request.user)
     if not boards:
@@ -164,7 +165,7 @@ def pin_new(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def pin_publish(request: HttpRequest) -> HttpResponse:
+def pin_publish(request: SignedInRequest) -> HttpResponse:
     """Create one pin from an uploaded asset; JSON for the upload page, a redirect for a form."""
     form = PinDetailsForm(request.POST)
     wants_json = "application/json" in request.headers.get("Accept", "")

@@ -19,10 +19,14 @@ import logging
 import threading
 import time
 from collections import Counter
+from typing import TYPE_CHECKING
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
+
+if TYPE_CHECKING:
+    from redis import ConnectionPool, Redis
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +54,12 @@ class _ReusedClient(RedisCacheClient):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._clients: dict[int, object] = {}
+        self._clients: dict[int, Redis] = {}
+
+    if TYPE_CHECKING:  # Django's, left out of django-stubs
+        _client: type[Redis]
+
+        def _get_connection_pool(self, write: bool) -> ConnectionPool: ...
 
     def get_client(self, key=None, *, write=False):
         pool = self._get_connection_pool(write)
@@ -61,6 +70,9 @@ class _ReusedClient(RedisCacheClient):
 
 
 class ResilientRedisCache(RedisCache):
+    if TYPE_CHECKING:  # Django's client, made on first use; left out of django-stubs
+        _cache: _ReusedClient
+
     def __init__(self, server, params):
         options = dict(params.get("OPTIONS") or {})
         self.retry_after = float(options.pop("retry_after", 5.0))

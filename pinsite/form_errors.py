@@ -4,7 +4,7 @@ from django import forms
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 
 
-def form_add_service_errors(form: forms.Form, error: ValidationError) -> None:
+def form_add_service_errors(form: forms.BaseForm, error: ValidationError) -> None:
     """Attach errors to the fields they name, others to the form, so what was typed stays."""
     if not hasattr(error, "error_dict"):
         form.add_error(None, error)

@@ -32,17 +32,26 @@ class OnPostgreSQL(models.Func):
     template = "%(expressions)s"
     arity = 1
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(
+        self, compiler, connection, function=None, template=None, arg_joiner=None, **extra_context
+    ):
         if connection.vendor != "postgresql":
             return "''", []
-        return super().as_sql(compiler, connection, **extra_context)
+        return super().as_sql(
+            compiler,
+            connection,
+            function=function,
+            template=template,
+            arg_joiner=arg_joiner,
+            **extra_context,
+        )
 
 
 def _full_text() -> bool:
     return connection.vendor == "postgresql"
 
 
-def all_words_query(words: str):
+def all_words_query(words: str | Value):
     """PostgreSQL's query for "every one of ``words``" (space-separated), English-stemmed."""
     from django.contrib.postgres.search import SearchQuery
 
@@ -56,7 +65,9 @@ class _EveryWordIn(models.Func):
 
     output_field = models.BooleanField()
 
-    def as_sql(self, compiler, connection, **extra_context):
+    def as_sql(
+        self, compiler, connection, function=None, template=None, arg_joiner=None, **extra_context
+    ):
         words, *fields = (compiler.compile(argument) for argument in self.get_source_expressions())
         params = [*words[1]]
         found = []

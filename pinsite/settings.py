@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import dj_database_url
@@ -161,7 +162,7 @@ DB_SESSION_OPTIONS = env_str(
 DB_PREPARE_THRESHOLD = env_int("DB_PREPARE_THRESHOLD", 1)
 
 
-def _database(url: str) -> dict:
+def _database(url: str) -> dict[str, Any]:
     config = dj_database_url.parse(url, conn_max_age=CONN_MAX_AGE, conn_health_checks=True)
     if config["ENGINE"] == "django.db.backends.postgresql":
         # A reader that hangs must cost seconds at most, never the OS default of minutes.
@@ -180,7 +181,7 @@ def _database(url: str) -> dict:
             f"{DB_SESSION_OPTIONS} {os.environ.get('PGOPTIONS', '')}".strip()
         )
         config["OPTIONS"]["prepare_threshold"] = DB_PREPARE_THRESHOLD or None
-    return config
+    return cast(dict[str, Any], config)  # a DBConfig, typed as the other DATABASES entries
 
 
 DATABASE_URL = env_str("DATABASE_URL")
@@ -266,7 +267,7 @@ DATABASE_ROUTERS = ["pinsite.db.router.PrimaryReplicaRouter"]
 
 REDIS_URL = env_str("REDIS_URL")
 if REDIS_URL:
-    CACHES = {
+    CACHES: dict[str, dict[str, Any]] = {
         "default": {
             # Django's Redis cache, but an unreachable Redis reads as a miss (pinsite/cache_backend.py).
             "BACKEND": "pinsite.cache_backend.ResilientRedisCache",
@@ -439,14 +440,17 @@ if AWS_STORAGE_BUCKET_NAME:
         _s3_options["secret_key"] = env_str("AWS_SECRET_ACCESS_KEY")
     # Uploads and downloads in the calling thread: no transfer thread pool per web/worker process.
     _s3_options["transfer_config"] = TransferConfig(use_threads=False)
-    MEDIA_STORAGE = {"BACKEND": "media.storage.backend.MediaStorage", "OPTIONS": _s3_options}
+    MEDIA_STORAGE: dict[str, Any] = {
+        "BACKEND": "media.storage.backend.MediaStorage",
+        "OPTIONS": _s3_options,
+    }
 else:
     MEDIA_STORAGE = {
         "BACKEND": "django.core.files.storage.FileSystemStorage",
         "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
     }
 
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": MEDIA_STORAGE,
     "staticfiles": {
         "BACKEND": (

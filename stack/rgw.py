@@ -29,6 +29,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Sequence
+from functools import partial
 from pathlib import Path
 
 from stack.errors import StackError
@@ -147,6 +148,10 @@ def ensure_binaries() -> None:
     apt_install(missing, recommends=False)  # ceph-mgr, ceph-mds, ...: ~50 packages unused here
 
 
+def _gone(proc: ProcessId) -> bool:
+    return not proc.alive()
+
+
 class RadosGateway:
     """One Ceph cluster with an S3 gateway, living in `folder`, which `stop` deletes."""
 
@@ -243,10 +248,10 @@ class RadosGateway:
                 continue
             if graceful:
                 signal_all([proc.pid], signal.SIGTERM)
-                if wait_until(lambda p=proc: not p.alive(), 3.0, 0.02):
+                if wait_until(partial(_gone, proc), 3.0, 0.02):
                     continue
             signal_all([proc.pid], signal.SIGKILL)
-            wait_until(lambda p=proc: not p.alive(), 5.0, 0.02)
+            wait_until(partial(_gone, proc), 5.0, 0.02)
 
     # -- the bootstrap ---------------------------------------------------------------------
 

@@ -1,17 +1,20 @@
 """Staff views of tiering: the storage dashboard, the policy, sweeps, transitions and snapshots,
 and tiering's columns and actions on media's asset list."""
 
+from typing import cast
+
 from django.contrib import admin, messages
 
 from media.admin import MediaAssetAdmin
 from media.models import MediaAsset, StorageTier
+from pinsite.admin_site import PinsiteAdminSite
 from tiering import services
 from tiering.dashboard import storage_dashboard
 from tiering.forms import TieringPolicyForm
 from tiering.models import StorageSnapshot, TieringPolicy, TieringSweep, TierTransition
 from tiering.sweep import tiering_policy_get
 
-admin.site.register_page(
+cast(PinsiteAdminSite, admin.site).register_page(
     app_label="tiering",
     route="storage/",
     view=storage_dashboard,

@@ -59,7 +59,7 @@ class AccessAge(IntEnum):
         return cls.RECENT
 
 
-def billable_minimums(prices: Mapping[str, TierPrice]) -> list[int]:
+def billable_minimums(prices: Mapping[Tier, TierPrice]) -> list[int]:
     """The minimum billable sizes a group must carry sums for, to be priced under ``prices``."""
     return sorted({price.min_bytes for price in prices.values() if price.min_bytes > 0})
 
@@ -145,17 +145,17 @@ def _percent(part: float, whole: float) -> float:
     return 100.0 * part / whole if whole else 0.0
 
 
-def _price(prices: Mapping[str, TierPrice], tier: str) -> TierPrice:
+def _price(prices: Mapping[Tier, TierPrice], tier: str) -> TierPrice:
     if tier not in prices:
         raise ValueError(f"the price table has no {tier} row")
-    return prices[tier]
+    return prices[Tier(tier)]
 
 
 def _reads_cost(group: ObjectGroup, price: TierPrice) -> float:
     return price.retrieval_gb * group.read_bytes / GB + price.get_per_1000 * group.reads / 1000
 
 
-def cost_as_stored(group: ObjectGroup, prices: Mapping[str, TierPrice]) -> float:
+def cost_as_stored(group: ObjectGroup, prices: Mapping[Tier, TierPrice]) -> float:
     """$ a month for ``group`` in its own tier (Intelligent-Tiering objects priced as such)."""
     if group.tier == INTELLIGENT_TIERING:
         return cost_intelligent(group, prices)
@@ -167,7 +167,7 @@ def cost_as_stored(group: ObjectGroup, prices: Mapping[str, TierPrice]) -> float
     return cost + _reads_cost(group, price)
 
 
-def cost_all_standard(group: ObjectGroup, prices: Mapping[str, TierPrice]) -> float:
+def cost_all_standard(group: ObjectGroup, prices: Mapping[Tier, TierPrice]) -> float:
     price = prices[Tier.STANDARD]
     return price.storage_gb_month * group.billable(price.min_bytes) / GB + _reads_cost(group, price)
 
@@ -176,7 +176,7 @@ def monitoring_intelligent(group: ObjectGroup) -> float:
     return 0.0 if group.small else IT_MONITORING_PER_1000_OBJECTS * group.count / 1000
 
 
-def cost_intelligent(group: ObjectGroup, prices: Mapping[str, TierPrice]) -> float:
+def cost_intelligent(group: ObjectGroup, prices: Mapping[Tier, TierPrice]) -> float:
     """$ a month for ``group`` under S3 Intelligent-Tiering (no retrieval fees; GETs at the
     STANDARD request price; the monitoring fee for objects of 128 KB or more)."""
     age = AccessAge.RECENT if group.small else group.age
@@ -190,7 +190,7 @@ def cost_intelligent(group: ObjectGroup, prices: Mapping[str, TierPrice]) -> flo
     return storage + requests + monitoring_intelligent(group)
 
 
-def bill(groups: Iterable[ObjectGroup], prices: Mapping[str, TierPrice]) -> Bill:
+def bill(groups: Iterable[ObjectGroup], prices: Mapping[Tier, TierPrice]) -> Bill:
     """The three monthly estimates over ``groups``."""
     now = standard = intelligent = monitoring = 0.0
     for group in groups:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.core.exceptions import ValidationError
 
@@ -17,8 +19,9 @@ class TieringPolicyForm(forms.ModelForm):
         model = TieringPolicy
         fields = services.TIERING_POLICY_FIELDS
 
-    def clean(self):
+    def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
+        assert cleaned is not None  # ModelForm.clean returns cleaned_data
         # Only when every field parsed (a field's own error is enough otherwise).
         if all(name in cleaned for name in services.TIERING_POLICY_FIELDS):
             try:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -83,6 +85,9 @@ class TieringSweep(models.Model):
     s3_calls = models.PositiveBigIntegerField(default=0)
     expected_monthly_saving = models.DecimalField(max_digits=14, decimal_places=6, default=0)
     error = models.TextField(blank=True)
+
+    # A dry run's moves (``tiering.sweep.PlannedMove``), set by the sweep: not a column.
+    planned: list[Any]
 
     class Meta:
         db_table = "pins_tieringsweep"  # made when this model lived in pins; the name is kept

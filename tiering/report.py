@@ -28,6 +28,7 @@ from django.db.models import (
     Case,
     Count,
     DateTimeField,
+    Expression,
     F,
     FloatField,
     Func,
@@ -38,6 +39,7 @@ from django.db.models import (
     Value,
     When,
 )
+from django.db.models.expressions import CombinedExpression
 from django.db.models.functions import Coalesce, Exp, Greatest
 from django.utils import timezone
 
@@ -77,7 +79,7 @@ class DaysSince(Func):
         )
 
 
-def _rate_now(rate: str, rate_at: str, now: datetime) -> Func:
+def _rate_now(rate: str, rate_at: str, now: datetime) -> CombinedExpression:
     """The read rate decayed to ``now`` (``tiering.access.rate_decayed``, in SQL)."""
     per_day = -math.log(2) / access.HALF_LIFE_DAYS
     return F(rate) * Exp(Value(per_day) * Coalesce(DaysSince(F(rate_at), now), Value(0.0)))
@@ -119,8 +121,8 @@ class StorageReport:
 def _grouped(
     queryset: QuerySet,
     *,
-    last_access: F,
-    reads: Case | F,
+    last_access: Expression,
+    reads: Expression | F,
     now: datetime,
     minimums: list[int],
 ) -> list[ObjectGroup]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import Q
@@ -64,7 +66,8 @@ def tiering_policy_check(*, values: dict) -> None:
     if batch_size is None or not 1 <= batch_size <= 10_000:
         errors["batch_size"] = ["Batch size must be between 1 and 10,000."]
     try:
-        Thresholds(**{name: values.get(name) for name in TIERING_THRESHOLD_FIELDS})
+        thresholds: dict[str, Any] = {name: values.get(name) for name in TIERING_THRESHOLD_FIELDS}
+        Thresholds(**thresholds)
     except TypeError:  # a threshold left empty
         errors[NON_FIELD_ERRORS] = ["Every threshold needs a number."]
     except ValueError as error:

@@ -49,15 +49,19 @@ def test_seed_bulk_makes_valid_rows_with_power_law_shapes():
     # Boards of both kinds; pins can be found again by a seeded person with the seeded password.
     assert Board.objects.filter(is_secret=True).exists()
     assert Board.objects.filter(is_secret=False).exists()
-    assert User.objects.order_by("?").first().check_password(SEED_PASSWORD)
+    someone = User.objects.order_by("?").first()
+    assert someone is not None
+    assert someone.check_password(SEED_PASSWORD)
     # Every asset is ready with its size and WebP renditions; only the sample has bytes.
     originals = SIZES["pins"] - saves.count()
     assert MediaAsset.objects.filter(status="ready", width__gt=0, height__gt=0).count() == originals
     assert not MediaAsset.objects.annotate(n=Count("renditions")).filter(n=0).exists()
     assert MediaRendition.objects.filter(purpose="grid", format="webp").count() >= 3 * originals
     first = MediaRendition.objects.filter(asset_id=1).first()
+    assert first is not None
     assert default_storage.exists(first.key)
     last = MediaRendition.objects.order_by("-asset_id").first()
+    assert last is not None
     assert not default_storage.exists(last.key)
     # New rows made the ordinary way do not collide with the seeded ids.
     assert User.objects.create(username="after-seed").pk == SIZES["users"] + 1

@@ -12,6 +12,7 @@ import logging
 import posixpath
 import uuid
 from functools import lru_cache
+from typing import TYPE_CHECKING, cast
 
 from botocore.exceptions import ClientError
 from django.conf import settings
@@ -20,6 +21,9 @@ from django.core.files.storage import default_storage
 from django.utils import timezone
 
 from media.storage import backend, signing
+
+if TYPE_CHECKING:
+    from storages.backends.s3 import S3Storage
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +55,7 @@ def put_bytes(*, key: str, data: bytes, fmt: str, storage_class: str | None = No
     """Store ``data`` under exactly ``key``; return the key. Content-Type comes from the sniffed
     format. ``storage_class`` (an original's, on S3) defaults to the bucket's, STANDARD."""
     content = ContentFile(data)
-    content.content_type = CONTENT_TYPES.get(fmt, "application/octet-stream")
+    content.content_type = CONTENT_TYPES.get(fmt, "application/octet-stream")  # type: ignore[attr-defined]  # read by S3Storage
     if default_storage.exists(key):
         # Deterministic keys: same key means same derivative, so a re-run replaces it in place.
         default_storage.delete(key)
@@ -151,13 +155,18 @@ def is_s3() -> bool:
     return bool(settings.AWS_STORAGE_BUCKET_NAME)
 
 
+def _s3_storage() -> S3Storage:
+    """``default_storage`` on S3: django-storages' ``S3Storage``."""
+    return cast("S3Storage", default_storage)
+
+
 def _client():
     """The boto3 S3 client django-storages uses (one per thread, kept alive)."""
-    return default_storage.connection.meta.client
+    return _s3_storage().connection.meta.client
 
 
 def _bucket() -> str:
-    return default_storage.bucket_name
+    return _s3_storage().bucket_name
 
 
 @lru_cache(maxsize=1)
@@ -170,7 +179,7 @@ def _s3_signing():
         region=settings.AWS_S3_REGION_NAME,
         endpoint_url=settings.S3_ENDPOINT_URL or None,
     )
-    return signer, default_storage._create_session().get_credentials()
+    return signer, _s3_storage()._create_session().get_credentials()
 
 
 def _frozen(source) -> signing.Credentials:
@@ -255,7 +264,7 @@ def copy(*, source: str, target: str, fmt: str, storage_class: str | None = None
         StorageClass=storage_class or "STANDARD",
         **{
             k: v
-            for k, v in default_storage.get_object_parameters(target).items()
+            for k, v in _s3_storage().get_object_parameters(target).items()
             if k in {"ContentDisposition", "CacheControl", "ServerSideEncryption", "SSEKMSKeyId"}
         },
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import uuid
 from datetime import UTC, datetime
+from typing import cast
 
 from PIL import Image
 
@@ -119,6 +120,7 @@ def video_bytes(
     from pathlib import Path
 
     import av
+    from av.video.stream import VideoStream
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / f"clip.{container}"
@@ -127,7 +129,7 @@ def video_bytes(
         if location:
             out.metadata["location"] = location
         if video:
-            stream = out.add_stream(codec, rate=fps)
+            stream = cast(VideoStream, out.add_stream(codec, rate=fps))  # a video codec
             stream.width, stream.height = size
             stream.pix_fmt = "yuv420p"
             stream.options = {"g": str(fps)}  # a keyframe every second, as cameras write

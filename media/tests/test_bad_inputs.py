@@ -244,13 +244,14 @@ def _outcome_of_direct_upload(data: bytes):
 
 def _processed(asset: MediaAsset) -> str:
     # Through the task itself, eagerly: a retry would show as state RETRY.
-    result = media_asset_process_task.apply(args=[asset.pk])
+    result = media_asset_process_task.apply(args=(asset.pk,))
     assert result.state == "SUCCESS", result.traceback
     asset.refresh_from_db()
     assert asset.status in (MediaAsset.Status.READY, MediaAsset.Status.FAILED), asset.status
     if asset.status == MediaAsset.Status.FAILED:
         assert asset.failure_reason.endswith("."), asset.failure_reason
         return FAILED
+    assert asset.width is not None
     assert asset.renditions.count() == len(images.rendition_set(asset.width))
     return READY
 
@@ -287,7 +288,9 @@ def test_the_sniffed_format_decides_the_key_and_the_content_type():
     asset = services.media_asset_create(owner=make_user(), data=encoded(two_tone(), "PNG"))
     assert asset.format == "png" and asset.original_key.endswith(".png")
     if storage.is_s3():
-        assert storage.head(key=asset.original_key)["content_type"] == "image/png"
+        object_head = storage.head(key=asset.original_key)
+        assert object_head is not None
+        assert object_head["content_type"] == "image/png"
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP"])

@@ -290,9 +290,12 @@ def test_a_video_goes_straight_to_s3_too_and_is_probed_whole(django_capture_on_c
     with django_capture_on_commit_callbacks() as callbacks:
         asset = media_services.upload_confirm(owner=user, upload_id=pending.pk)
     assert asset.kind == MediaAsset.Kind.VIDEO and asset.format == "mp4"
+    assert asset.duration_ms is not None
     assert abs(asset.duration_ms - 2000) < 50 and asset.original_key.endswith(".mp4")
     assert len(callbacks) == 1
-    assert storage.head(key=asset.original_key)["content_type"] == "video/mp4"
+    object_head = storage.head(key=asset.original_key)
+    assert object_head is not None
+    assert object_head["content_type"] == "video/mp4"
     # A clip with no video track is refused at confirmation, and deleted.
     audio_only, audio_form = media_services.upload_start(owner=user, media_type="video")
     _post_to_s3(audio_form, video_bytes(seconds=1, video=False), "video/mp4")

@@ -2,6 +2,8 @@
 reference counting of shared assets by pins and avatars included."""
 
 import io
+from typing import cast
+from unittest import mock
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -72,6 +74,7 @@ def test_processing_makes_the_ladder_once_and_a_rerun_is_harmless():
     owner = make_user()
     asset = _upload(owner, width=1600, height=1200)
     processed = media_services.media_asset_process(asset_id=asset.pk)
+    assert processed is not None
     assert processed.status == MediaAsset.Status.READY
     assert processed.dominant_color == "#c82828"
     renditions = list(processed.renditions.order_by("width", "format"))
@@ -109,6 +112,7 @@ def test_a_file_that_stopped_being_an_image_fails_with_a_reason():
     default_storage.delete(asset.original_key)
     default_storage.save(asset.original_key, ContentFile(b"garbage"))
     processed = media_services.media_asset_process(asset_id=asset.pk)
+    assert processed is not None
     assert processed.status == MediaAsset.Status.FAILED
     assert "not an image" in processed.failure_reason
 
@@ -213,6 +217,7 @@ def test_no_rendition_and_no_stored_original_keeps_location_metadata(fmt, exifto
     direct = _stored_as_uploaded(owner, data, fmt.lower())  # cleaned by the worker
     for asset in (uploaded, direct):
         processed = media_services.media_asset_process(asset_id=asset.pk)
+        assert processed is not None
         assert processed.status == MediaAsset.Status.READY
         assert (processed.width, processed.height) == (600, 900)
         renditions = list(processed.renditions.all())
@@ -231,6 +236,7 @@ def test_a_heic_photo_gets_a_jpeg_master_and_the_heic_goes(django_capture_on_com
     assert asset.format == "heic" and asset.original_key.endswith(".heic")
     with django_capture_on_commit_callbacks(execute=True):
         processed = media_services.media_asset_process(asset_id=asset.pk)
+        assert processed is not None
     assert processed.status == MediaAsset.Status.READY
     assert processed.format == "jpeg"
     assert processed.original_key == asset.original_key.removesuffix(".heic") + ".jpg"
@@ -250,18 +256,22 @@ def test_a_file_the_worker_rejects_fails_once_with_its_reason_and_is_deleted(
     asset = _stored_as_uploaded(owner, whole[: len(whole) * 6 // 10], "jpeg")
     with django_capture_on_commit_callbacks(execute=True):
         processed = media_services.media_asset_process(asset_id=asset.pk)
+        assert processed is not None
     assert processed.status == MediaAsset.Status.FAILED
     assert "damaged or incomplete" in processed.failure_reason
     assert not default_storage.exists(asset.original_key)
     assert not processed.renditions.exists()
     # A second delivery of the same message changes nothing and raises nothing.
-    assert media_services.media_asset_process(asset_id=asset.pk).status == MediaAsset.Status.FAILED
+    again = media_services.media_asset_process(asset_id=asset.pk)
+    assert again is not None
+    assert again.status == MediaAsset.Status.FAILED
 
 
 def test_a_missing_original_fails_the_asset_instead_of_retrying():
     asset = _upload(make_user())
     default_storage.delete(asset.original_key)
     processed = media_services.media_asset_process(asset_id=asset.pk)
+    assert processed is not None
     assert processed.status == MediaAsset.Status.FAILED
     assert "no longer stored" in processed.failure_reason
 
@@ -291,6 +301,7 @@ def test_runs_that_never_finish_are_counted_and_the_asset_is_given_up():
     # A run claimed it and was killed: the row says processing.
     MediaAsset.objects.filter(pk=asset.pk).update(status=MediaAsset.Status.PROCESSING)
     processed = media_services.media_asset_process(asset_id=asset.pk)
+    assert processed is not None
     assert processed.status == MediaAsset.Status.READY and processed.interrupted_runs == 0
 
     MediaAsset.objects.filter(pk=asset.pk).update(
@@ -298,6 +309,7 @@ def test_runs_that_never_finish_are_counted_and_the_asset_is_given_up():
         interrupted_runs=media_services.MAX_INTERRUPTED_RUNS - 1,
     )
     given_up = media_services.media_asset_process(asset_id=asset.pk)
+    assert given_up is not None
     assert given_up.status == MediaAsset.Status.FAILED
     assert "stopped the worker repeatedly" in given_up.failure_reason
 
@@ -314,6 +326,7 @@ def test_rebuild_makes_every_rendition_again_under_the_same_keys(
     assert asset.status == MediaAsset.Status.PENDING and not asset.renditions.exists()
     assert len(callbacks) == 1
     processed = media_services.media_asset_process(asset_id=asset.pk)
+    assert processed is not None
     assert processed.status == MediaAsset.Status.READY
     assert set(processed.renditions.values_list("key", flat=True)) == keys
 
@@ -334,18 +347,16 @@ def test_the_sweeper_queues_again_only_what_is_stuck(django_capture_on_commit_ca
     MediaAsset.objects.filter(pk=released.pk).update(released_at=old)
     MediaAsset.objects.exclude(pk=fresh.pk).update(updated_at=old)
 
-    queued = []
+    queued: list[int] = []
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         assert media_services.media_asset_sweep_stuck(older_than=timedelta(minutes=10)) == 2
     assert len(callbacks) == 1
     from media import tasks
 
-    original = tasks.media_asset_process_task.apply_async
-    tasks.media_asset_process_task.apply_async = lambda args, **limits: queued.extend(args)
-    try:
+    with mock.patch.object(
+        tasks.media_asset_process_task, "apply_async", lambda args, **limits: queued.extend(args)
+    ):
         callbacks[0]()
-    finally:
-        tasks.media_asset_process_task.apply_async = original
     assert sorted(queued) == sorted([stuck_pending.pk, stuck_processing.pk])
     # Touched: not queued again before another ten minutes.
     assert media_services.media_asset_sweep_stuck(older_than=timedelta(minutes=10)) == 0
@@ -373,7 +384,9 @@ def test_old_versions_of_a_cleaned_original_are_removed_from_a_versioned_bucket(
 
     require_stack()
 
-    client = default_storage.connection.meta.client
+    from storages.backends.s3 import S3Storage
+
+    client = cast(S3Storage, default_storage).connection.meta.client
     bucket = "pinsite-versioned-test"
     client.create_bucket(Bucket=bucket)
     client.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
@@ -405,6 +418,7 @@ def test_a_direct_upload_whose_orientation_the_prefix_did_not_show_gets_the_righ
     asset = _stored_as_uploaded(make_user(), data, "webp")
     assert (asset.width, asset.height) == (1200, 900)  # what the prefix said
     processed = media_services.media_asset_process(asset_id=asset.pk)
+    assert processed is not None
     assert (processed.width, processed.height) == (900, 1200)
     made = set(processed.renditions.values_list("purpose", "width", "format"))
     assert made == images.rendition_set(900)

@@ -60,7 +60,9 @@ def test_a_photo_with_location_ends_ready_on_s3_with_nothing_left_to_locate_it(
     assert master == {"IFD0:Orientation": 6}
     assert renditions == [{}] * 8
     if storage.is_s3():
-        assert storage.head(key=asset.original_key)["content_type"] == "image/jpeg"
+        object_head = storage.head(key=asset.original_key)
+        assert object_head is not None
+        assert object_head["content_type"] == "image/jpeg"
 
 
 @pytest.mark.django_db(transaction=True)

@@ -73,10 +73,11 @@ def test_the_rendition_is_h264_aac_small_and_without_location(exiftool):
     result = video.process_video(source)
     (clip,) = [r for r in result.renditions if r.purpose == "video"]
     assert (clip.width, clip.height, clip.format) == (1280, 720, "mp4")
-    with av.open(io.BytesIO(clip.data)) as container:
+    with av.open(io.BytesIO(clip.data), "r") as container:
         assert container.streams.video[0].codec_context.name == "h264"
         assert container.streams.video[0].codec_context.width == 1280
         assert container.streams.audio[0].codec_context.name == "aac"
+        assert container.duration is not None
         assert abs(container.duration / av.time_base - 1.5) < 0.2
         assert "location" not in container.metadata
     tags = exiftool.metadata(clip.data)[0]
@@ -99,7 +100,7 @@ def test_the_poster_skips_a_black_fade_in_and_is_upright():
     assert result.placeholder and result.color.startswith("#")
     (clip,) = [r for r in result.renditions if r.purpose == "video"]
     assert (clip.width, clip.height) == (120, 160)
-    with av.open(io.BytesIO(clip.data)) as container:
+    with av.open(io.BytesIO(clip.data), "r") as container:
         frame = next(container.decode(video=0))
         assert frame.rotation == 90  # kept as a display matrix, not re-rendered
 
@@ -129,17 +130,23 @@ def test_a_video_upload_becomes_a_ready_asset_with_poster_and_clip(
     with django_capture_on_commit_callbacks():
         asset = services.media_asset_create(owner=owner, data=video_bytes(seconds=2))
     assert asset.kind == MediaAsset.Kind.VIDEO and asset.format == "mp4"
+    assert asset.duration_ms is not None
     assert asset.original_key.endswith(".mp4") and abs(asset.duration_ms - 2000) < 50
     processed = services.media_asset_process(asset_id=asset.pk)
+    assert processed is not None
     assert processed.status == MediaAsset.Status.READY
     made = set(processed.renditions.values_list("purpose", "width", "format"))
     assert made == video.rendition_set(160, 120)
     clip = processed.renditions.get(purpose="video")
     assert default_storage.exists(clip.key) and clip.key.endswith("video-160.mp4")
     if storage.is_s3():
-        assert storage.head(key=clip.key)["content_type"] == "video/mp4"
+        stored = storage.head(key=clip.key)
+        assert stored is not None
+        assert stored["content_type"] == "video/mp4"
     # A second delivery finds everything made.
-    assert services.media_asset_process(asset_id=asset.pk).renditions.count() == len(made)
+    again = services.media_asset_process(asset_id=asset.pk)
+    assert again is not None
+    assert again.renditions.count() == len(made)
 
 
 @pytest.mark.django_db

@@ -75,6 +75,7 @@ def _assert_one_set_of_renditions(asset: MediaAsset) -> None:
     asset.refresh_from_db()
     assert asset.status == MediaAsset.Status.READY
     rows = list(asset.renditions.values_list("purpose", "width", "format", "key"))
+    assert asset.width is not None
     assert {(p, w, f) for p, w, f, _k in rows} == images.rendition_set(asset.width)
     assert len(rows) == len(images.rendition_set(asset.width))
     assert _stored_rendition_keys(asset) == {key for *_rest, key in rows}
@@ -147,7 +148,9 @@ def test_uploads_during_a_redis_outage_all_end_ready(celery_worker_factory, capl
     before = _upload(encoded(Image.new("RGB", (640, 480), (10, 120, 200)), "JPEG"))
     assert _wait_for(lambda: _status(before) == MediaAsset.Status.READY, 30), log.read_text()
 
-    stop_groups([redis.process()])
+    process = redis.process()
+    assert process is not None
+    stop_groups([process])
     try:
         assert _wait_for(lambda: not ping(redis.port), 10)
         # The uploads themselves succeed; only queueing their processing fails (and is logged).

@@ -10,6 +10,8 @@ and so is a form whose choices would be read from a queryset while drawing.
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
+from typing import Any, cast
 
 from django import forms, template
 from django.template.loader import render_to_string
@@ -30,9 +32,9 @@ def _key(form: forms.BaseForm) -> tuple | None:
         if isinstance(field, forms.ModelChoiceField):
             if not hasattr(field, "_choices"):
                 return None  # its choices come from a queryset while drawing
-            choices = tuple(field._choices)
+            choices = tuple(field._choices)  # type: ignore[attr-defined]  # set with the choices
         elif isinstance(field, forms.ChoiceField):
-            choices = tuple(field.choices)
+            choices = tuple(cast(Iterable[Any], field.choices))  # normalized by its setter
         fields.append((name, repr(field.initial), repr(form.initial.get(name)), choices))
     return (type(form).__module__, type(form).__qualname__, form.prefix, form.auto_id, *fields)
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 
 import psycopg
@@ -127,12 +127,13 @@ def database(request, tmp_path, django_db_blocker) -> Iterator[str]:
         yield stack.enter_context(extra_database(config))
 
 
-def migrate(alias: str, targets: list[tuple[str, str | None]]):
+def migrate(alias: str, targets: Sequence[tuple[str, str | None]]):
     """Migrate the database to ``targets``; the historical apps registry of the result."""
     executor = MigrationExecutor(connections[alias])
     executor.migrate(targets)
     executor.loader.build_graph()  # re-reads what is applied now
-    return executor.loader.project_state([t for t in targets if t[1] is not None]).apps
+    applied = [(app, name) for app, name in targets if name is not None]
+    return executor.loader.project_state(applied).apps
 
 
 def before_move(alias: str) -> list[tuple[str, str | None]]:

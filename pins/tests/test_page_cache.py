@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import signal
 import time
+from dataclasses import dataclass
+from typing import cast
 
 import pytest
 from django.core.cache import caches
@@ -260,13 +262,18 @@ def test_metrics_state_the_hit_rate(client, settings):
 # --- Redis killed or hung --------------------------------------------------------------------
 
 
+@dataclass
+class _OwnRedis(RedisServer):
+    pid: int = 0  # the running server's, noted by the fixture and the tests
+
+
 @pytest.fixture
 def own_redis(tmp_path, settings):
     """A redis-server of this test's own (so it can be killed), as the default cache."""
     require_stack()
     from stack.processes import free_ports
 
-    server = RedisServer(tmp_path / "redis", tmp_path / "redis.log", free_ports(1)[0])
+    server = _OwnRedis(tmp_path / "redis", tmp_path / "redis.log", free_ports(1)[0])
     server.launch()
     process = server.wait()
     settings.CACHES = {
@@ -281,6 +288,7 @@ def own_redis(tmp_path, settings):
     yield server
     current = server.process()  # the test may have started it again
     for running in {process, current} - {None}:
+        assert running is not None
         if running.alive():
             os.kill(running.pid, signal.SIGCONT)
             os.kill(running.pid, signal.SIGKILL)
@@ -550,7 +558,7 @@ def test_an_entry_still_being_read_is_kept_again_in_the_second_half_of_its_life(
     now[0] += 20  # second half: read and kept again, from now
     assert page_cache.entry("board", viewer=viewer, parts=("kept",), scopes=[]).value == [1, 2, 3]
     assert caches["default"].get(slot.key)[1] == now[0]
-    redis = caches["default"]._cache.get_client()
+    redis = cast(ResilientRedisCache, caches["default"])._cache.get_client()
     assert redis.ttl(caches["default"].make_key(slot.key)) > 90  # kept with a timeout again
     caches["default"].set(slot.key, [1, 2, 3])  # an entry in the older, bare format
     assert page_cache.entry("board", viewer=viewer, parts=("kept",), scopes=[]).value is None

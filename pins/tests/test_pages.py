@@ -221,7 +221,9 @@ def _walk(client, url: str) -> tuple[list[int], list[list[str]]]:
         html = response.content.decode()
         seen += [int(pk) for pk in re.findall(r'data-pin="(\d+)"', html)]
         statements.append([q["sql"] for q in queries.captured_queries])
-        cursor = re.search(r'data-next-cursor="([^"]*)"', html).group(1)
+        match = re.search(r'data-next-cursor="([^"]*)"', html)
+        assert match is not None
+        cursor = match.group(1)
         if not cursor:
             break
     return seen, statements
@@ -327,8 +329,8 @@ def test_search_follows_edits_ranks_own_words_before_board_names_and_keeps_its_w
     # Search ranks the newest SEARCH_WINDOW matches of each kind, on either database.
     kites = [_ready_pin(owner, make_board(owner), title=f"Kite {n}") for n in range(5)]
     monkeypatch.setattr(selectors, "SEARCH_WINDOW", 3)
-    found = {pin.pk for pin in selectors.pin_search_page(user=None, query="kite").pins}
-    assert found == {pin.pk for pin in kites[-3:]}
+    found_ids = {pin.pk for pin in selectors.pin_search_page(user=None, query="kite").pins}
+    assert found_ids == {pin.pk for pin in kites[-3:]}
 
 
 def test_search_never_shows_secret_pins_nor_matches_secret_board_names(client):

@@ -100,5 +100,7 @@ def test_a_card_draws_its_placeholder_and_keeps_jpeg_fallbacks_out_of_srcset(cli
     make_pin(owner, make_board(owner), media_asset=asset, title="Placeholder")
     page = client.get("/").content.decode()
     assert "background-image: url('data:image/png;base64," in page
-    srcset = re.search(r'srcset="([^"]+)"', page).group(1)
+    match = re.search(r'srcset="([^"]+)"', page)
+    assert match is not None
+    srcset = match.group(1)
     assert srcset.count("w,") == 2 and ".webp" in srcset and ".jpeg" not in srcset

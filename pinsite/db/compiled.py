@@ -30,14 +30,16 @@ import json
 import threading
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from django.db import connections, router
 from django.db.models import Field, ForeignObject, Lookup, Model, QuerySet
-from django.db.models.query import get_related_populators
+from django.db.models.query import get_related_populators  # type: ignore[attr-defined]  # not in django-stubs
 
 # Distinctive values no real row or id carries (ids are positive).
 _STAND_IN_BASE = -7_340_032_000_000_000_000
+
+M = TypeVar("M", bound=Model)
 
 
 class InArray(Lookup):
@@ -195,20 +197,20 @@ class Shape:
             rows = converted
         return alias, rows
 
-    def objects(self, model: type[Model], **values: Any) -> list[Model]:
+    def objects(self, model: type[M], **values: Any) -> list[M]:
         """The query's rows as models, built as ``QuerySet.__iter__`` builds them: the model,
         its ``select_related`` ones and its annotations (the query's own ``model``)."""
         alias, rows = self.rows(model, **values)
         compiled = self._for(alias)
         klass_info, select = compiled.klass_info, compiled.select
-        if klass_info is None:
+        if klass_info is None or select is None:
             raise TypeError(f"{self.key}: objects() needs a model queryset, not values")
         model_class = klass_info["model"]
         start, end = klass_info["select_fields"][0], klass_info["select_fields"][-1] + 1
         init_list = [column[0].target.attname for column in select[start:end]]
         populators = get_related_populators(klass_info, list(select), alias)
         annotations = list((compiled.annotation_col_map or {}).items())
-        found = []
+        found: list[M] = []
         for row in rows:
             instance = model_class.from_db(alias, init_list, row[start:end])
             for populator in populators:
@@ -236,8 +238,11 @@ def _planned_once_cursor(connection):
         # DEBUG or a test capturing queries: the log wants each statement's text with its
         # values, which a prepared statement's cursor does not keep. Speed matters less here.
         return wrapped
-    from django.db.backends.postgresql import base as postgresql
+    from django.db.backends.postgresql import base
     from psycopg.pq import Format
+
+    # django-stubs leave out the backend module's psycopg 3 names used here.
+    postgresql = cast(Any, base)
 
     server_side = postgresql.ServerBindingCursor(connection.connection)
     # As DatabaseWrapper.create_cursor: the session's time zone for timestamps.

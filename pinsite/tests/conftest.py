@@ -37,6 +37,7 @@ def browser_unavailable(reason: str) -> NoReturn:
     if in_ci():
         pytest.fail(f"{reason} (CI=true: browser tests may not be skipped)", pytrace=False)
     pytest.skip(reason)
+    raise AssertionError("unreachable: pytest.skip raises")  # for type checkers without pytest
 
 
 @pytest.fixture(scope="session")

@@ -48,7 +48,9 @@ def populate(count: int) -> None:
         pin = make_pin(person, board, media_asset=asset, title="A pin")
         if previous is not None:
             UserFollow.objects.create(follower=person, followee=previous.owner)
-            BoardFollow.objects.create(follower=person, board=previous.boards.first())
+            followed = previous.boards.first()
+            assert followed is not None
+            BoardFollow.objects.create(follower=person, board=followed)
             board.collaborators.add(previous.owner, through_defaults={"invited_by": person})
             PinReport.objects.create(pin=previous, reporter=person, reason="spam")
         previous = pin

@@ -110,9 +110,8 @@ def log_in(page: Page, url: str, username: str) -> None:
 def unexpected_errors(page: Page, expected_404: tuple[str, ...] = ()) -> list[str]:
     """Script errors and console errors, less the 404s we asked for (the browser logs them)."""
     allowed = expected_404
-    return [
-        error for error in page.errors if not ("status of 404" in error and error.endswith(allowed))
-    ]
+    errors: list[str] = page.errors  # type: ignore[attr-defined]  # set by the fixture (conftest)
+    return [error for error in errors if not ("status of 404" in error and error.endswith(allowed))]
 
 
 def test_sign_up_upload_publish_save_search_follow_and_privacy(

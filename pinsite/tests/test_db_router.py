@@ -46,6 +46,7 @@ from pinsite.db.router import (
 from stack.postgres import PG_BIN, as_postgres, give_to_postgres, postmaster, run_all
 from stack.processes import children, signal_all, wait_until
 from stack.pytest_plugin import current_stack
+from stack.stack import Stack
 
 REPLICAS = ("replica_1", "replica_2")
 ROUTED = pytest.mark.django_db(transaction=True, databases="__all__")
@@ -64,6 +65,20 @@ def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> float:
     return time.monotonic() - began
 
 
+def the_stack() -> Stack:
+    """The session's services: these tests run only when they started."""
+    stack = current_stack()
+    assert stack is not None
+    return stack
+
+
+def pinned(value: str) -> tuple[int | None, float]:
+    """``read_pin`` of a cookie value that holds a pin."""
+    pin = read_pin(value)
+    assert pin is not None, value
+    return pin
+
+
 def rotation() -> tuple[str, ...]:
     return replica_health.health().rotation.aliases
 
@@ -73,12 +88,12 @@ def port_of(alias: str) -> int:
 
 
 def data_dir_of(alias: str) -> Path:
-    stack = current_stack()
+    stack = the_stack()
     return stack.replica_dirs[stack.replica_ports.index(port_of(alias))]
 
 
 def caught_up() -> None:
-    current_stack().wait_replicas_caught_up(timeout=10)
+    the_stack().wait_replicas_caught_up(timeout=10)
 
 
 @dataclass
@@ -186,7 +201,7 @@ class Load:
 @contextlib.contextmanager
 def replica_killed(*aliases: str) -> Iterator[None]:
     """SIGKILL the replicas' postmasters; afterwards start them again and let them catch up."""
-    stack = current_stack()
+    stack = the_stack()
     try:
         for alias in aliases:
             master = postmaster(data_dir_of(alias))
@@ -194,7 +209,11 @@ def replica_killed(*aliases: str) -> Iterator[None]:
             backends = children(master.pid)
             os.kill(master.pid, signal.SIGKILL)
             # Orphaned backends notice and exit; a restart must not meet their shared memory.
-            if not wait_until(lambda b=backends: not any(map(_alive, b)), 10):
+
+            def exited(b: list[int] = backends) -> bool:
+                return not any(map(_alive, b))
+
+            if not wait_until(exited, 10):
                 signal_all(backends, signal.SIGKILL)
         yield
     finally:
@@ -224,7 +243,7 @@ def replica_hung(alias: str) -> Iterator[None]:
 
 @contextlib.contextmanager
 def replay_paused(alias: str) -> Iterator[None]:
-    stack = current_stack()
+    stack = the_stack()
     stack.psql("SELECT pg_wal_replay_pause()", port=port_of(alias))
     try:
         yield
@@ -236,7 +255,7 @@ def replay_paused(alias: str) -> Iterator[None]:
 @contextlib.contextmanager
 def apply_delay(delay: str, *aliases: str) -> Iterator[None]:
     """A fixed replication delay (recovery_min_apply_delay) on the given replicas."""
-    stack = current_stack()
+    stack = the_stack()
     try:
         for alias in aliases:
             stack.psql(
@@ -281,7 +300,7 @@ def writes_every(seconds: float) -> Iterator[None]:
 @contextlib.contextmanager
 def extra_replica() -> Iterator[tuple[int, Path]]:
     """A third streaming replica on a free port, made like the session's; removed afterwards."""
-    stack = current_stack()
+    stack = the_stack()
     folder = stack.root / "pg" / f"replica-extra-{uuid.uuid4().hex[:6]}"
     slot = "slot_" + folder.name.replace("-", "_")
     log = stack.logs / f"postgres-{folder.name}.log"
@@ -490,7 +509,7 @@ def test_post_redirect_get_never_reads_stale_data_with_2s_replica_lag(routing, s
         # Once a replica has replayed the write (2 s + a probe), the pinned browser reads it again.
         wait_for(
             lambda: all(
-                routing.in_rotation(alias, read_pin(client.cookies[PIN_COOKIE].value)[0])
+                routing.in_rotation(alias, pinned(client.cookies[PIN_COOKIE].value)[0])
                 for alias in REPLICAS
             ),
             8,
@@ -526,9 +545,9 @@ def test_pin_cookies_that_are_expired_forged_or_garbage_are_ignored_or_cut(setti
     assert read_pin("zz:123") is None
     assert read_pin(f"10:{now - 1}") is None
     assert read_pin("10:nan") is None
-    lsn, until = read_pin(f"ff:{now + 3600}")
+    lsn, until = pinned(f"ff:{now + 3600}")
     assert lsn == 255 and until <= time.time() + 5.0
-    assert read_pin(format_pin(None, now + 2))[0] is None
+    assert pinned(format_pin(None, now + 2))[0] is None
 
 
 def test_the_rotation_follows_probe_results(settings):
@@ -637,12 +656,12 @@ def reading_task() -> str:
     return Pin.objects.all().db
 
 
-@shared_task(replica_reads=True)
+@shared_task(replica_reads=True)  # type: ignore[call-overload]  # celery keeps extra options on the task
 def read_only_task() -> str:
     return Pin.objects.all().db
 
 
-@shared_task(replica_reads=True)
+@shared_task(replica_reads=True)  # type: ignore[call-overload]  # celery keeps extra options on the task
 def read_only_task_that_writes() -> tuple[str, str]:
     before = Pin.objects.all().db
     Board.objects.filter(pk=-1).update(name="x")
@@ -747,9 +766,7 @@ def test_a_read_that_fails_on_a_replica_is_retried_once_on_the_writer(feed, rout
     with log.recording(), replica_reads():
         assert Pin.objects.count() == 3
         backend_pid = connections["replica_1"].connection.info.backend_pid
-        current_stack().psql(
-            f"SELECT pg_terminate_backend({backend_pid})", port=port_of("replica_1")
-        )
+        the_stack().psql(f"SELECT pg_terminate_backend({backend_pid})", port=port_of("replica_1"))
         time.sleep(0.05)
         assert Pin.objects.count() == 3  # the connection died under it: served by the writer
     assert [alias for alias, _ in log.entries] == ["replica_1", "default"]
@@ -777,9 +794,7 @@ def test_a_compiled_query_prepared_on_a_replica_that_dies_is_retried_on_the_writ
         replica = connections["replica_1"].connection
         prepared = replica.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
         backend_pid = replica.info.backend_pid
-        current_stack().psql(
-            f"SELECT pg_terminate_backend({backend_pid})", port=port_of("replica_1")
-        )
+        the_stack().psql(f"SELECT pg_terminate_backend({backend_pid})", port=port_of("replica_1"))
         time.sleep(0.05)
         assert {pin.pk for pin in _cards_by_ids(user=None, ids=ids)} == set(ids)
     assert prepared >= 1

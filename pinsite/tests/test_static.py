@@ -46,8 +46,12 @@ def _body(response) -> bytes:
 
 def test_hashed_static_files_come_compressed_and_cached_for_a_year(collected):
     html = collected.get("/").content.decode()
-    css = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', html).group(1)
-    js = re.search(r'src="(/static/js/site\.[0-9a-f]{12}\.js)"', html).group(1)
+    match = re.search(r'href="(/static/css/site\.[0-9a-f]{12}\.css)"', html)
+    assert match is not None
+    css = match.group(1)
+    match = re.search(r'src="(/static/js/site\.[0-9a-f]{12}\.js)"', html)
+    assert match is not None
+    js = match.group(1)
     for url, source in ((css, SOURCE / "css/site.css"), (js, SOURCE / "js/site.js")):
         original = source.read_bytes()
         br = collected.get(url, HTTP_ACCEPT_ENCODING="gzip, deflate, br")

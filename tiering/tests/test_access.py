@@ -108,9 +108,12 @@ def test_after_redis_hangs_it_is_not_asked_again_for_a_while(services, monkeypat
             client = access._redis()
             asked = []
             pipeline = client.pipeline
-            monkeypatch.setattr(
-                client, "pipeline", lambda **options: asked.append(1) or pipeline(**options)
-            )
+
+            def counted(**options):
+                asked.append(1)
+                return pipeline(**options)
+
+            monkeypatch.setattr(client, "pipeline", counted)
             monkeypatch.setattr(access, "_down_until", 0.0)
             for _ in range(3):
                 access.record([1])

@@ -349,6 +349,7 @@ def test_chart_points_stay_inside_the_plot():
         for n in range(40, -1, -1)
     ]
     chart = savings_chart(snapshots)
+    assert chart is not None
     for series in chart.series:
         assert len(series.dots) == 41
         for x, y in series.dots:
@@ -361,4 +362,5 @@ def test_chart_points_stay_inside_the_plot():
     assert chart.y_ticks[-1] == (chart.top, "$100.00")
     assert savings_chart([]) is None
     one = savings_chart(snapshots[:1])
+    assert one is not None
     assert one.series[0].dots[0][0] == (chart.left + chart.right) / 2

@@ -54,7 +54,7 @@ def test_a_page_needing_an_archived_object_shows_preparing_and_the_restore_bring
     assert not again  # a second view does not queue it twice
 
     with time_machine.travel(LATER + timedelta(hours=1), tick=False):
-        assert tiering_tasks.tiering_restore_step_task.apply(args=[asset.pk]).get() == "done"
+        assert tiering_tasks.tiering_restore_step_task.apply(args=(asset.pk,)).get() == "done"
     assert storage_class_of(s3, asset.original_key) == "STANDARD"
     assert storage_class_of(s3, renditions["large"].key) == "STANDARD"
     assert storage.read_bytes(key=asset.original_key) == b"x" * asset.byte_size
@@ -91,6 +91,7 @@ def test_the_worker_asks_for_a_restore_instead_of_failing_on_an_archived_origina
 
     assert tiering_restore_step(asset_id=asset.pk) == "done"
     processed = services.media_asset_process(asset_id=asset.pk)
+    assert processed is not None
     assert processed.status == MediaAsset.Status.READY
     assert storage_class_of(s3, asset.original_key) == "STANDARD"
 

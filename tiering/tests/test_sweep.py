@@ -157,6 +157,7 @@ def test_promotion_after_renewed_access_counted_through_the_pin_page(s3, client)
     assert storage_class_of(s3, asset.original_key) == "STANDARD"
     assert storage_class_of(s3, renditions["large"].key) == "STANDARD"
     promoted = TierTransition.objects.filter(sweep=sweep).first()
+    assert promoted is not None
     assert promoted.from_tier == "GLACIER_IR" and "reads a month" in promoted.reason
 
 
@@ -221,6 +222,7 @@ def test_in_intelligent_mode_new_originals_go_to_intelligent_tiering_and_stay_th
     assert asset.storage_tier == StorageTier.INTELLIGENT_TIERING
     assert storage_class_of(s3, asset.original_key) == "INTELLIGENT_TIERING"
     processed = services.media_asset_process(asset_id=asset.pk)  # rewrites the cleaned original
+    assert processed is not None
     assert processed.storage_tier == StorageTier.INTELLIGENT_TIERING
     assert storage_class_of(s3, asset.original_key) == "INTELLIGENT_TIERING"
     head = s3.head_object(Bucket=storage._bucket(), Key=asset.original_key)

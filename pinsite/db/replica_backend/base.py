@@ -21,6 +21,7 @@ once (``replica_health.report_read_failure``) and rejoins when its probes say so
 from __future__ import annotations
 
 import contextlib
+from typing import TYPE_CHECKING
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.backends.postgresql import base as postgresql
@@ -51,7 +52,13 @@ def _is_select(sql: object) -> bool:
     return isinstance(sql, str) and sql.lstrip()[:6].upper() == "SELECT"
 
 
-class ReadRetryCursorMixin:
+if TYPE_CHECKING:
+    _CursorBase = CursorWrapper  # what the mixin is mixed into
+else:
+    _CursorBase = object
+
+
+class ReadRetryCursorMixin(_CursorBase):
     """Retries a failed read once on the writer; after that the cursor *is* the writer's."""
 
     # Set instead of a live cursor when connecting failed; raised or retried at execute().
@@ -126,13 +133,13 @@ class ReadRetryDebugCursor(ReadRetryCursorMixin, CursorDebugWrapper):
 class DatabaseWrapper(postgresql.DatabaseWrapper):
     def _cursor(self, name=None):
         try:
-            wrapped = super()._cursor(name)
+            wrapped = super()._cursor(name)  # type: ignore[misc]  # not in django-stubs
         except (OperationalError, InterfaceError) as error:
             if self.in_atomic_block or not is_connection_error(error):
                 raise
             # Decide at execute(), where the statement is known: a read moves, anything else
             # raises this very error.
-            wrapped = self._prepare_cursor(None)
+            wrapped = self._prepare_cursor(None)  # type: ignore[attr-defined]  # not in django-stubs
             wrapped.connect_error = error
         wrapped.cursor_name = name
         return wrapped
