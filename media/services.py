@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, cast
 
@@ -46,34 +47,18 @@ def media_asset_create(*, owner, data: bytes) -> MediaAsset:
         raise ValidationError(str(rejected), code=rejected.code) from None
 
     # Hash what was uploaded, not what is stored: the same file again must find this asset.
-    content_hash = hashlib.sha256(data).hexdigest()
-    existing = _media_asset_reuse(owner=owner, content_hash=content_hash)
-    if existing is not None:
-        return existing
-
-    key = storage.original_key_new(fmt=fmt)
-    tier = _original_tier()
-    storage.put_bytes(key=key, data=cleaned, fmt=fmt, storage_class=_write_class(tier))
-    try:
-        with transaction.atomic():
-            asset = MediaAsset.objects.create(
-                owner=owner,
-                original_key=key,
-                content_hash=content_hash,
-                byte_size=len(cleaned),
-                format=fmt,
-                width=width,
-                height=height,
-                storage_tier=tier,
-                **fields,
-            )
-            is_video = asset.kind == MediaAsset.Kind.VIDEO
-            transaction.on_commit(lambda: _enqueue_processing(asset.pk, video=is_video))
-    except Exception:
-        # The row never existed, so nothing else will ever clean the object up.
-        storage.delete_keys(keys=[key])
-        raise
-    return asset
+    return _media_asset_ingest(
+        owner=owner,
+        content_hash=hashlib.sha256(data).hexdigest(),
+        fmt=fmt,
+        width=width,
+        height=height,
+        byte_size=len(cleaned),
+        fields=fields,
+        store=lambda key, storage_class: storage.put_bytes(
+            key=key, data=cleaned, fmt=fmt, storage_class=storage_class
+        ),
+    )
 
 
 SNIFF_BYTES = 256 * 1024  # enough for the header of every allowed format, EXIF included
@@ -164,20 +149,52 @@ def _asset_from_upload(*, owner, key: str, max_bytes: int) -> MediaAsset:
     except images.MediaRejected as rejected:
         raise refuse(str(rejected), rejected.code) from None
 
+    return _media_asset_ingest(
+        owner=owner,
+        content_hash=content_hash,
+        fmt=fmt,
+        width=width,
+        height=height,
+        byte_size=found["size"],
+        fields=fields,
+        store=lambda target, storage_class: storage.copy(
+            source=key, target=target, fmt=fmt, storage_class=storage_class
+        ),
+    )
+
+
+def _media_asset_ingest(
+    *,
+    owner,
+    content_hash: str,
+    fmt: str,
+    width: int,
+    height: int,
+    byte_size: int,
+    fields: dict,
+    store: Callable[[str, str | None], object],
+) -> MediaAsset:
+    """What both upload paths do once the file has passed their checks: ``owner``'s asset with
+    ``content_hash`` if there is one, else a new asset with processing queued after commit.
+
+    ``store(key, storage_class)`` writes or copies the bytes to a fresh originals/ key; it runs
+    before the row exists, so a row never points at a missing object. If the row cannot be
+    created, the object is deleted again. Storage errors propagate.
+    """
     existing = _media_asset_reuse(owner=owner, content_hash=content_hash)
     if existing is not None:
         return existing
-    target = storage.original_key_new(fmt=fmt)
+    key = storage.original_key_new(fmt=fmt)
     tier = _original_tier()
-    storage.copy(source=key, target=target, fmt=fmt, storage_class=_write_class(tier))
+    store(key, _write_class(tier))
     is_video = fields["kind"] == MediaAsset.Kind.VIDEO
     try:
         with transaction.atomic():
             asset = MediaAsset.objects.create(
                 owner=owner,
-                original_key=target,
+                original_key=key,
                 content_hash=content_hash,
-                byte_size=found["size"],
+                byte_size=byte_size,
                 format=fmt,
                 width=width,
                 height=height,
@@ -186,7 +203,8 @@ def _asset_from_upload(*, owner, key: str, max_bytes: int) -> MediaAsset:
             )
             transaction.on_commit(lambda: _enqueue_processing(asset.pk, video=is_video))
     except Exception:
-        storage.delete_keys(keys=[target])
+        # The row never existed, so nothing else will ever clean the object up.
+        storage.delete_keys(keys=[key])
         raise
     return asset
 

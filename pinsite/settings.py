@@ -330,7 +330,7 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "celery"
 # A pool process is replaced after a task leaves it above this many KiB (decoders' peaks stay
-# bounded by the pixel limits in media/images.py; this returns what the allocator keeps).
+# bounded by the pixel limits in media/images/sniff.py; this returns what the allocator keeps).
 CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD", 768 * 1024)
 # Separate queues so a backlog of one kind never delays another: run workers per queue, or one
 # worker on all of them (Procfile).
