@@ -54,7 +54,7 @@ def _person_or_404(username: str, *, viewer=None) -> User:
 
     def build(stand_ins):
         # LOWER on both sides, as the unique index on lower(username) is written: iexact's
-        # UPPER read all 10k people of the bench's data (1.8 ms) instead of one index entry.
+        # UPPER reads every person instead of one index entry.
         queryset = (
             User.objects.select_related("profile__avatar")
             .alias(name=Lower("username"))

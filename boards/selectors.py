@@ -111,8 +111,8 @@ def board_pinnable(*, user) -> QuerySet[Board]:
     """Boards ``user`` may add pins to (their own and group boards they were invited to), by name."""
     if not user.is_authenticated:
         return Board.objects.none()
-    # A UNION of two index scans: "owner is user OR in their invitations" made PostgreSQL test
-    # every board (9 ms over 50k boards, on every pin page a signed-in person opens).
+    # A UNION of two index scans: "owner is user OR in their invitations" makes PostgreSQL test
+    # every board, on every pin page a signed-in person opens.
     own = Board.objects.filter(owner=user).values("pk")
     invited = BoardCollaborator.objects.filter(user=user).values("board_id")
     return (
@@ -169,7 +169,7 @@ def _boards_by_ids(*, user, ids: list[int]) -> list[Board]:
 
 def _board_search(*, user, words: list[str], limit: int) -> list[Board]:
     # On PostgreSQL full text, as pin search: the stored, GIN-indexed document (a LIKE per word
-    # read every board, 25 ms over 50k boards).
+    # reads every board).
     return _gated_boards(
         "board-search",
         user=user,

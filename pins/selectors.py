@@ -19,7 +19,7 @@ from pinsite.db.compiled import shape, stand_in_user
 from pinsite.db.compound import in_any_of
 from pinsite.search import matching_all, matching_any, search_rank, search_words
 
-# What a card in a grid reads: loading only these cut a 50-pin page's model building in half
+# What a card in a grid reads, and no more: building models is a grid page's main Python cost
 # (a media asset alone has eight timestamps to parse).
 CARD_FIELDS = (
     *("id", "owner_id", "media_id", "parent_id", "title", "alt_text", "created_at"),
@@ -86,8 +86,8 @@ class DrawnRendition:
 def _prefetch_renditions(pins: list[Pin]) -> None:
     """The renditions of every pin in ``pins`` (a whole page, any mix) in one query, as
     ``pin.media.drawn_renditions``: only what ``pins.views.pin_card`` draws (the WebP images and
-    the video; it never uses the JPEG renditions), as plain rows (150 models a page were a tenth
-    of a warm grid page's time)."""
+    the video; it never uses the JPEG renditions), as plain rows: a page has about 150, and
+    models for them would cost more than the query."""
     if not pins:
         return
     assets = sorted({pin.media_id for pin in pins})
@@ -174,8 +174,8 @@ def _pins_with_newest_saves(*, user, pin: Pin, known: list[int], saves_limit: in
     see, in one query."""
     visible = Pin.objects.visible_to(user)
     newest_saves = visible.filter(parent=pin).order_by("-created_at", "-id").values("pk")
-    # "In these ids OR in the newest saves" made PostgreSQL test every pin against both (1.6 s
-    # over 1M pins): ``in_any_of`` is a UNION there.
+    # "In these ids OR in the newest saves" makes PostgreSQL test every pin against both:
+    # ``in_any_of`` is a UNION there.
     known_pins = Pin.objects.filter(pk__in=known).values("pk")
     wanted = in_any_of([known_pins, newest_saves[:saves_limit]])
     return list(_card_rows(visible.filter(wanted), owners=True))
@@ -490,7 +490,7 @@ def _search_ranked(*, user, words: list[str]) -> QuerySet[Pin]:
     visible = Pin.objects.visible_to(user)
     text = " ".join(words)
     # The matching boards first, as a list: inside the pins' query the planner walked every
-    # placement testing its board's name instead (200 ms over 1M pins). Only boards the viewer
+    # placement testing its board's name instead. Only boards the viewer
     # may see: a secret board's name must not find its pins.
     matching_boards = list(
         Board.objects.visible_to(user)
@@ -500,7 +500,7 @@ def _search_ranked(*, user, words: list[str]) -> QuerySet[Pin]:
     )
     # The candidates from two bounded scans: the newest pins whose own words match, and the
     # newest pins placed on a matching board. Written as "matches OR on a matching board" the
-    # planner cannot use the index and scans every pin (82 s over 1M pins).
+    # planner cannot use the index and scans every pin.
     by_words = (
         Pin.objects.filter(matching_all(text, fields=("title", "description")))
         .order_by("-pk")
@@ -536,8 +536,8 @@ def pin_related_ids(*, user, pin: Pin, limit: int = 24) -> list[int]:
         signals.append((1, visible.filter(matching_any(words, fields=("title",)))))
     # Each signal is capped, as a subquery; the score sums the signals a candidate is in.
     capped = [(points, qs.values("pk")[:RELATED_CANDIDATES]) for points, qs in signals]
-    # The candidates (a few hundred ids) as one UNION on PostgreSQL: "in A OR in B OR in C" made
-    # it test every pin against the three lists (seconds over 1M pins).
+    # The candidates (a few hundred ids) as one UNION on PostgreSQL: "in A OR in B OR in C" makes
+    # it test every pin against the three lists.
     candidates = in_any_of([ids for _, ids in capped])
     score = sum(
         (Case(When(pk__in=ids, then=Value(points)), default=Value(0)) for points, ids in capped),

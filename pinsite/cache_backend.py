@@ -48,8 +48,8 @@ def _count(name: str, amount: int = 1) -> None:
 
 class _ReusedClient(RedisCacheClient):
     """Django's client, keeping one ``redis.Redis`` per connection pool: Django makes a new one
-    for every call (0.1 ms each, building its table of ~170 response callbacks), five or more
-    per page. A ``redis.Redis`` is safe to share between threads (it takes a pooled connection
+    for every call (building its table of response callbacks each time), five or more per
+    page. A ``redis.Redis`` is safe to share between threads (it takes a pooled connection
     per command)."""
 
     def __init__(self, *args, **kwargs):

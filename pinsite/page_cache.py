@@ -27,7 +27,7 @@ catch every write path, the admin's and the shell's included (a save that may ch
 is told apart by reading the row's old values first); ``QuerySet.update`` and ``bulk_create``
 send none, so their callers stamp by hand (``visibility_changed``, ``board_changed``), and bulk
 loads call ``visibility_changed``, which retires everything. ``PAGE_CACHE_SCOPED = False`` falls
-back to one stamp for all of it (every write retires every page), as before the scopes.
+back to one stamp for all of it (every write retires every page).
 
 A change writes a new stamp (the time in nanoseconds), so no old entry is read again; old entries
 simply expire (``PAGE_CACHE_SECONDS`` after they were last kept: an entry still being read in the

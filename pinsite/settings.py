@@ -169,14 +169,13 @@ def _database(url: str) -> dict[str, Any]:
         config.setdefault("OPTIONS", {})["connect_timeout"] = DB_CONNECT_TIMEOUT
         # Session settings for a site whose working set sits in memory or on SSD (PGOPTIONS still
         # applies after them):
-        # - no JIT: PostgreSQL compiles any plan it prices high (a search over 1M pins), ~55 ms
-        #   per query to answer pages that finish in a few ms;
-        # - random_page_cost 1.1 (the default 4 prices a disk seek): at 4 the planner walked
-        #   580k pins newest-first to find 2,000 search matches (330 ms) instead of reading the
-        #   7,000 matches through the GIN index (12 ms);
+        # - no JIT: PostgreSQL compiles any plan it prices high (a search over many pins), which
+        #   costs more than answering pages that finish in a few ms;
+        # - random_page_cost 1.1 (the default 4 prices a disk seek): at 4 the planner walks the
+        #   pins newest-first to find search matches instead of reading them through the GIN index;
         # - generic plans for prepared statements, which only the compiled hot queries are (see
-        #   DB_PREPARE_THRESHOLD): left to choose, PostgreSQL kept planning the visibility gate
-        #   for each id list (1.9 ms a time to run a 0.1 ms query).
+        #   DB_PREPARE_THRESHOLD): left to choose, PostgreSQL keeps planning the visibility gate
+        #   for each id list, which costs more than running it.
         config["OPTIONS"]["options"] = (
             f"{DB_SESSION_OPTIONS} {os.environ.get('PGOPTIONS', '')}".strip()
         )

@@ -2,7 +2,7 @@
 
 A grid page loads its cards by id through the visibility gate (``Pin.objects.visible_to``): two
 ``EXISTS`` subqueries, an annotation and two joins. Building that queryset and compiling it to
-SQL took 2-3 ms of Python on every page, more than PostgreSQL took to answer it. Here a query is
+SQL on every page costs more Python than the database takes to answer it. Here a query is
 built once with stand-in values, compiled, and kept as SQL text with the positions of its
 values; later calls fill in the real values and run it on the database the router picks.
 
@@ -225,8 +225,8 @@ def _planned_once_cursor(connection):
     """A cursor on ``connection`` whose statements PostgreSQL plans once per connection.
 
     The connection's own cursors bind values on the client (Django's default), so PostgreSQL
-    plans every statement afresh: 1-2 ms for the visibility gate, ten times what running it
-    takes. A compiled query's text never changes, so here it is sent with its values apart
+    plans every statement afresh, and planning the visibility gate costs more than running it.
+    A compiled query's text never changes, so here it is sent with its values apart
     (server-side binding) and psycopg prepares it after ``DB_PREPARE_THRESHOLD`` runs on a
     connection. The cursor is wrapped as the connection wraps its own: execute wrappers, the
     query log, and on a replica the retry on the writer (``pinsite.db.replica_backend``).
