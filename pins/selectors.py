@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.utils import timezone
@@ -215,6 +216,11 @@ def _keyset_decode(cursor: str, *types) -> tuple:
     return tuple(kind(part) for kind, part in zip(types, parts, strict=True))
 
 
+def _optional(kind: Callable[[str], Any]) -> Callable[[str], Any]:
+    """A cursor part that may be empty (None)."""
+    return lambda part: kind(part) if part else None
+
+
 def _cached_grid_page(
     kind: str, *, user, parts: tuple, scopes: list[str], compute, follows: bool = False
 ) -> tuple[list[Pin], dict]:
@@ -317,23 +323,18 @@ class _Cursor:
 
 
 def _cursor_encode(cursor: _Cursor) -> str:
-    stamp = cursor.stamp.isoformat() if cursor.stamp else ""
-    raw = f"{cursor.phase}|{stamp}|{cursor.pk or ''}|{cursor.fresh_since.isoformat()}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    stamp = cursor.stamp.isoformat() if cursor.stamp else None
+    return _keyset_encode(cursor.phase, stamp, cursor.pk, cursor.fresh_since.isoformat())
 
 
 def _cursor_decode(cursor: str) -> _Cursor:
-    """Raises ValueError for a malformed cursor."""
-    padded = cursor + "=" * (-len(cursor) % 4)
-    phase, stamp, pk, since = base64.urlsafe_b64decode(padded.encode()).decode().split("|")
+    """The feed's position, from the same codec as every grid's; ValueError when malformed."""
+    phase, stamp, pk, since = _keyset_decode(
+        cursor, str, _optional(datetime.fromisoformat), _optional(int), datetime.fromisoformat
+    )
     if phase not in PHASES:
         raise ValueError("unknown feed phase")
-    return _Cursor(
-        phase,
-        datetime.fromisoformat(stamp) if stamp else None,
-        int(pk) if pk else None,
-        datetime.fromisoformat(since),
-    )
+    return _Cursor(phase, stamp, pk, since)
 
 
 def _following_condition(user) -> Q:
