@@ -116,7 +116,7 @@ def media_asset_purge_task(self, asset_id: int) -> None:
 
 
 @shared_task(bind=True, soft_time_limit=120, time_limit=150)
-def media_asset_sweep_task(self, older_than_minutes: float = 10) -> int:
+def media_asset_sweep_stuck_task(self, older_than_minutes: float = 10) -> int:
     """Periodic (beat): queue again the media left pending or processing (a lost message, a
     dead worker), so a broker outage delays work but loses none."""
     from media import services  # the task body imports its service (services queue tasks)

@@ -101,8 +101,8 @@ class Pin(models.Model):
             # Keyset pagination of the feed and of a profile: (created_at, id) descending.
             models.Index(F("created_at").desc(), F("id").desc(), name="pins_pin_created_id"),
             models.Index(fields=["owner", "-created_at"], name="pins_pin_owner_created"),
-            # A pin's newest saves ("saved by" on its page) without sorting all of them: the most
-            # saved pin of the 1M-pin benchmark has 7,000.
+            # A pin's newest saves ("saved by" on its page) without sorting all of them: a popular
+            # pin has thousands.
             models.Index(fields=["parent", "-created_at", "-id"], name="pins_pin_parent_created"),
         ]
 

@@ -479,7 +479,7 @@ def pin_search_page(*, user, query: str, cursor: str | None = None, limit: int =
 
 
 # How many of the newest matches search ranks, per kind of match (the pin's own words, the
-# words of a board it is on): a common pair of words matches a fifth of a million pins, and
+# words of a board it is on): a common pair of words matches a large share of all pins, and
 # ranking all of them costs seconds. The newest matches are found by walking the pins' primary
 # key backwards (common words) or by the GIN index (rare ones), whichever PostgreSQL's
 # statistics say is cheaper.

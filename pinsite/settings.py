@@ -336,7 +336,7 @@ CELERY_WORKER_MAX_MEMORY_PER_CHILD = env_int("CELERY_WORKER_MAX_MEMORY_PER_CHILD
 CELERY_TASK_ROUTES = {
     "media.tasks.media_asset_process_task": {"queue": "media"},
     "media.tasks.media_asset_purge_task": {"queue": "media"},
-    "media.tasks.media_asset_sweep_task": {"queue": "maintenance"},
+    "media.tasks.media_asset_sweep_stuck_task": {"queue": "maintenance"},
     "media.tasks.upload_sweep_task": {"queue": "maintenance"},
     "tiering.tasks.*": {"queue": "tiering"},
 }
@@ -345,7 +345,7 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_QUEUES = [Queue(name) for name in ("celery", "media", "tiering", "maintenance")]
 CELERY_BEAT_SCHEDULE = {
     "sweep-unconfirmed-uploads": {"task": "media.tasks.upload_sweep_task", "schedule": 15 * 60},
-    "requeue-stuck-media": {"task": "media.tasks.media_asset_sweep_task", "schedule": 5 * 60},
+    "requeue-stuck-media": {"task": "media.tasks.media_asset_sweep_stuck_task", "schedule": 5 * 60},
     # Access counts from Redis into the rows every minute; the tier sweep once a day.
     "tier-access-flush": {"task": "tiering.tasks.tiering_access_flush_task", "schedule": 60},
     "tier-sweep": {"task": "tiering.tasks.tiering_sweep_task", "schedule": 24 * 60 * 60},

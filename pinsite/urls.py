@@ -6,6 +6,7 @@ from pinsite import health
 
 urlpatterns = [
     path("", include("pins.urls")),
+    path("", include("media.urls")),
     path("boards/", include("boards.urls")),
     path("", include("accounts.urls")),
     path("healthz", health.healthz, name="healthz"),

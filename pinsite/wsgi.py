@@ -19,9 +19,7 @@ replica_health.start_prober()
 
 # What is loaded by now, and what the first request builds (URL resolvers, compiled templates),
 # lives as long as the process: move it out of the garbage collector's reach. A full collection
-# then walks only what requests made since: on a board, profile and pin page loop the longest
-# pauses fell from ~127 ms to ~32 ms and the one-client p99 from 163 ms to 55 ms
-# (`gc.callbacks`, 30 s in-process over the 1M-pin bench data).
+# then walks only what requests made since, so its pauses stop being the pages' slowest requests.
 def _freeze_after_first_request(**_kwargs) -> None:
     request_finished.disconnect(_freeze_after_first_request)
     gc.collect()

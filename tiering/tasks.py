@@ -18,7 +18,7 @@ TIERING_RESTORE_MAX_POLLS = 4 * 48  # two days of polls, then staff see it still
 @shared_task(bind=True, soft_time_limit=3600, time_limit=3700)
 def tiering_sweep_task(self, dry_run: bool = False) -> int:
     """Periodic (beat, daily): one tiering sweep; returns how many objects moved."""
-    from tiering.sweep import tiering_sweep
+    from tiering.sweep import tiering_sweep  # the task body imports its service
 
     return tiering_sweep(dry_run=dry_run).moved
 
@@ -26,7 +26,7 @@ def tiering_sweep_task(self, dry_run: bool = False) -> int:
 @shared_task(bind=True, soft_time_limit=240, time_limit=300)
 def tiering_access_flush_task(self) -> int:
     """Periodic (beat, every minute): fold the counted accesses into the rows."""
-    from tiering import access
+    from tiering import access  # the task body imports its service
 
     try:
         return access.tiering_access_flush()
@@ -38,7 +38,7 @@ def tiering_access_flush_task(self) -> int:
 @shared_task(bind=True, soft_time_limit=120, time_limit=150, max_retries=TIERING_RESTORE_MAX_POLLS)
 def tiering_restore_step_task(self, asset_id: int) -> str:
     """Restore an asset's archived objects, polling by retrying with a countdown (no sleeps)."""
-    from tiering import restore
+    from tiering import restore  # the task body imports its service (restore queues this task)
 
     try:
         state = restore.tiering_restore_step(asset_id=asset_id)
@@ -54,7 +54,7 @@ def tiering_restore_step_task(self, asset_id: int) -> str:
 def tiering_access_log_ingest_task(self) -> int:
     """Periodic (beat, every 15 minutes): count reads from S3 server access logs, where
     TIER_ACCESS_LOG_BUCKET is set (otherwise it does nothing)."""
-    from tiering import access
+    from tiering import access  # the task body imports its service
 
     try:
         return access.tiering_access_log_ingest()

@@ -1,10 +1,10 @@
-"""S3 specifics: the media storage backend, and fast, cacheable signed read URLs.
+"""Fast, cacheable signed read URLs for the media bucket (the storage backend is ``backend.py``).
 
 Signed URLs are computed here with SigV4 query signing rather than through botocore's presigner,
 for two reasons measured in ``make bench`` (``signing``):
 
-* Cost. botocore builds a request object per URL (~0.2 ms); a page of 50 pins with a srcset needs
-  150 URLs. The signing key is derived once per day and region, and each URL is then one HMAC.
+* Cost. botocore builds a request object per URL; a page of 50 pins with a srcset needs 150
+  URLs. The signing key is derived once per day and region, and each URL is then one HMAC.
 * Cacheability. A URL signed "now" differs every second, so browsers download the same thumbnail
   again on every page view. Here every URL is signed as of the start of a time window (half the
   expiry), so all pages and all processes in that window hand out the same URL, which browsers

@@ -140,7 +140,7 @@ def test_a_pool_process_killed_mid_task_is_redelivered_at_once(celery_worker_fac
 
 @pytest.mark.django_db(transaction=True)
 def test_uploads_during_a_redis_outage_all_end_ready(celery_worker_factory, caplog):
-    from media.tasks import media_asset_sweep_task
+    from media.tasks import media_asset_sweep_stuck_task
 
     stack = require_stack()
     redis = stack._redis()
@@ -167,7 +167,7 @@ def test_uploads_during_a_redis_outage_all_end_ready(celery_worker_factory, capl
 
     # What beat does every few minutes; Redis came back empty (no persistence), so only the
     # sweeper can know about these uploads.
-    assert _wait_for(lambda: _send_sweep(media_asset_sweep_task), 30)
+    assert _wait_for(lambda: _send_sweep(media_asset_sweep_stuck_task), 30)
     done = _wait_for(lambda: all(_status(asset) == MediaAsset.Status.READY for asset in during), 90)
     assert done, log.read_text()[-4000:]
     for asset in during:

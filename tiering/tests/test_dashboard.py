@@ -120,6 +120,11 @@ def test_the_dashboard_with_nothing_stored(staff_client):
 def test_the_dashboard_is_linked_from_the_admin_index_and_the_media_list(staff_client):
     for page in (reverse("admin:index"), reverse("admin:media_mediaasset_changelist")):
         assert f'href="{URL}"' in staff_client.get(page).content.decode(), page
+    # It belongs to the tiering section: its breadcrumb leads back there.
+    section = reverse("admin:app_list", kwargs={"app_label": "tiering"})
+    page = staff_client.get(URL).content.decode()
+    breadcrumbs = page.split('<div class="breadcrumbs">', 1)[1].split("</div>", 1)[0]
+    assert f'href="{section}"' in breadcrumbs, breadcrumbs
 
 
 def test_people_who_are_not_staff_get_the_admin_login(client):
