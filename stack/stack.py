@@ -201,7 +201,9 @@ class Stack:
             if "redis" in launched:
                 self._state["redis"] = self._redis().wait().to_json()
             if "s3" in launched:
-                self._s3().wait(ProcessId.from_json(self._state["s3"]))  # type: ignore[arg-type]
+                launched_s3 = ProcessId.from_json(self._state["s3"])
+                assert launched_s3 is not None  # recorded just above
+                self._s3().wait(launched_s3)
         except BaseException:
             self._stop_services(launched)
             raise

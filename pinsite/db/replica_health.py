@@ -533,7 +533,10 @@ def probe(alias: str, budget: float, source: str = WAL) -> ProbeResult:
         params["options"] = f"{options} -c statement_timeout={int(budget * 1000)}".strip()
         conn = psycopg.connect(autocommit=True, **params)
         try:
-            (in_recovery,) = conn.execute(ROLE_SQL).fetchone()  # type: ignore[misc]
+            row = conn.execute(ROLE_SQL).fetchone()
+            if row is None:  # the query always answers one row; no row is no usable server
+                raise psycopg.InterfaceError("the role query gave no row")
+            (in_recovery,) = row
             if alias == WRITER:
                 found = _writer_position(conn, source) if not in_recovery else {}
             else:
