@@ -391,6 +391,12 @@ S3_ALLOWED_SOURCE_IPS = env_list("S3_ALLOWED_SOURCE_IPS")
 S3_ALLOWED_VPC_ENDPOINTS = env_list("S3_ALLOWED_VPC_ENDPOINTS")
 # Default encryption: a KMS key id or ARN; empty means SSE-S3 (AES256).
 S3_KMS_KEY_ID = env_str("S3_KMS_KEY_ID")
+# Seconds to connect to S3 and to wait for each read of its answer, and attempts per call.
+S3_CONNECT_TIMEOUT = env_seconds("S3_CONNECT_TIMEOUT", 2)
+S3_READ_TIMEOUT = env_seconds("S3_READ_TIMEOUT", 5)
+S3_MAX_ATTEMPTS = env_int("S3_MAX_ATTEMPTS", 2)
+if not 1 <= S3_MAX_ATTEMPTS <= 10:
+    raise ImproperlyConfigured(f"S3_MAX_ATTEMPTS must be from 1 to 10, not {S3_MAX_ATTEMPTS}")
 
 # --- Storage tiering (tiering/policy.py decides, tiering/sweep.py moves) -------------------------
 
@@ -422,6 +428,14 @@ if AWS_STORAGE_BUCKET_NAME:
         "querystring_auth": True,
         "querystring_expire": MEDIA_URL_EXPIRY_SECONDS,
     }
+    # Every S3 call gives up within seconds (botocore's defaults are 60 s and five attempts): a
+    # hung S3 costs the requests that need it a calm error, and holds no worker for long.
+    _s3_timeouts: dict[str, Any] = {
+        "connect_timeout": S3_CONNECT_TIMEOUT,
+        "read_timeout": S3_READ_TIMEOUT,
+        "retries": {"total_max_attempts": S3_MAX_ATTEMPTS, "mode": "standard"},
+    }
+    _s3_options["client_config"] = BotoConfig(**_s3_timeouts)
     if S3_ENDPOINT_URL:
         _s3_options["endpoint_url"] = S3_ENDPOINT_URL
         # Local S3 servers are reached by address; virtual-host names like bucket.127.0.0.1 don't resolve.
@@ -433,6 +447,7 @@ if AWS_STORAGE_BUCKET_NAME:
             s3={"addressing_style": "path"},
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
+            **_s3_timeouts,
         )
     if env_str("AWS_ACCESS_KEY_ID"):
         _s3_options["access_key"] = env_str("AWS_ACCESS_KEY_ID")

@@ -138,6 +138,8 @@ def test_a_separate_broker_url_wins_over_redis_url():
         ({"TIERING_PRICES": "cheap"}, "TIERING_PRICES is not a usable price table"),
         ({"TIERING_PRICES": '{"STANDARD": {"storage": 1}}'}, "unknown price field"),
         ({"TIER_ACCESS_REDIS_TIMEOUT": "fast"}, "TIER_ACCESS_REDIS_TIMEOUT must be a number"),
+        ({"S3_READ_TIMEOUT": "slow"}, "S3_READ_TIMEOUT must be a number of seconds"),
+        ({"S3_MAX_ATTEMPTS": "0"}, "S3_MAX_ATTEMPTS must be from 1 to 10"),
         ({"DJANGO_DEBUG": "maybe"}, "DJANGO_DEBUG must be true or false"),
         ({"DJANGO_ENV": "production"}, "DJANGO_SECRET_KEY must be set"),
         ({"DJANGO_ENV": "production", "DJANGO_SECRET_KEY": "x" * 60}, "DJANGO_ALLOWED_HOSTS"),
