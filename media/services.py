@@ -8,9 +8,10 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, cast
 
+from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import models, transaction
+from django.db import IntegrityError, models, transaction
 from django.db.models import ForeignObjectRel
 from django.utils import timezone
 
@@ -97,26 +98,37 @@ def upload_confirm(*, owner, upload_id: int) -> MediaAsset:
     A refused object is deleted. Re-confirming a confirmed upload returns its asset.
     Raises ValidationError for the person; storage errors propagate (the caller shows a calm
     message, and nothing was created).
+
+    No S3 call is made inside a transaction or under a row lock: the checks and the copy run
+    first, and only recording the confirmation locks the upload's row. Two confirmations of one
+    upload at once both check it and end with the same asset (the bytes are the same).
     """
-    with transaction.atomic():
+    with transaction.atomic():  # read on the writer: the upload was made a moment ago
         pending = (
-            PendingUpload.objects.select_for_update(of=("self",))
-            .filter(pk=upload_id, owner=owner)
-            .select_related("asset")
-            .first()
+            PendingUpload.objects.filter(pk=upload_id, owner=owner).select_related("asset").first()
         )
-        if pending is None:
-            raise ValidationError(
-                "That upload is not yours or has expired. Upload the file again.",
-                code="unknown_upload",
-            )
-        if pending.confirmed_at is not None:
-            assert pending.asset is not None  # set when the upload was confirmed
-            return pending.asset
+    if pending is None:
+        raise ValidationError(
+            "That upload is not yours or has expired. Upload the file again.",
+            code="unknown_upload",
+        )
+    if pending.confirmed_at is not None:
+        assert pending.asset is not None  # set when the upload was confirmed
+        return pending.asset
+    try:
         asset = _asset_from_upload(owner=owner, key=pending.key, max_bytes=pending.max_bytes)
-        pending.confirmed_at = timezone.now()
-        pending.asset = asset
-        pending.save(update_fields=["confirmed_at", "asset"])
+    except (ValidationError, ClientError):
+        # A confirmation running alongside may have finished first and removed the upload.
+        with transaction.atomic():  # on the writer
+            done = PendingUpload.objects.filter(pk=pending.pk, confirmed_at__isnull=False).first()
+        if done is not None and done.asset is not None:
+            return done.asset
+        raise
+    with transaction.atomic():
+        # Recorded once; a confirmation that got here first already points at the same asset.
+        PendingUpload.objects.filter(pk=pending.pk, confirmed_at__isnull=True).update(
+            confirmed_at=timezone.now(), asset=asset
+        )
     storage.delete_keys(keys=[pending.key])
     return asset
 
@@ -202,6 +214,14 @@ def _media_asset_ingest(
                 **fields,
             )
             transaction.on_commit(lambda: _enqueue_processing(asset.pk, video=is_video))
+    except IntegrityError:
+        # The same bytes were stored by a concurrent upload of the same person a moment ago:
+        # theirs is the asset (the constraint on owner and hash said so); ours goes.
+        storage.delete_keys(keys=[key])
+        existing = _media_asset_reuse(owner=owner, content_hash=content_hash)
+        if existing is None:
+            raise
+        return existing
     except Exception:
         # The row never existed, so nothing else will ever clean the object up.
         storage.delete_keys(keys=[key])

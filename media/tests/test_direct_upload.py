@@ -8,6 +8,7 @@ headers, deduplication, the sweeper, and the exact policy the browser is given.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 from datetime import UTC, datetime, timedelta
 from unittest import mock
@@ -18,6 +19,7 @@ import pytest
 import requests
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.utils import timezone
 
 from accounts.tests.factories import make_user
@@ -197,6 +199,89 @@ def test_s3_unreachable_during_confirm_leaves_nothing_behind(settings):
     pending.refresh_from_db()
     assert pending.confirmed_at is None  # can be confirmed again once S3 is back
     assert media_services.upload_confirm(owner=user, upload_id=pending.pk).original_key
+
+
+@pytest.mark.django_db(transaction=True)
+def test_confirming_makes_no_s3_call_inside_a_transaction():
+    """A hung S3 must not hold a row lock: every S3 call of a confirmation runs outside any
+    transaction (here no test transaction wraps the call either)."""
+    user = make_user()
+    pending, form = _start(user)
+    _post_to_s3(form, image_bytes(320, 200), "image/jpeg")
+    calls: list[tuple[str, bool]] = []
+
+    def watched(name: str):
+        real = getattr(storage, name)
+
+        def call(**kwargs):
+            calls.append((name, connection.in_atomic_block))
+            return real(**kwargs)
+
+        return call
+
+    names = ["head", "read_range", "read_bytes", "sha256_of", "copy", "delete_keys"]
+    with contextlib.ExitStack() as patches:
+        for name in names:
+            patches.enter_context(mock.patch.object(storage, name, watched(name)))
+        asset = media_services.upload_confirm(owner=user, upload_id=pending.pk)
+    assert {name for name, _ in calls} >= {"head", "read_range", "sha256_of", "copy"}
+    assert [name for name, inside in calls if inside] == []
+    pending.refresh_from_db()
+    assert pending.confirmed_at is not None and pending.asset == asset
+
+
+def _rival_confirms(user, pending, *, when: str):
+    """Patches under which a second confirmation of ``pending`` runs to its end at ``when``
+    ("after_checks": once ours has found nothing to reuse; "after_copy": once ours has copied)."""
+    real_reuse, real_copy = media_services._media_asset_reuse, storage.copy
+    rival: list[MediaAsset] = []
+    ours_copied: list[str] = []  # the originals/ keys our confirmation copied to
+
+    def run_rival() -> None:
+        if not rival:
+            with (
+                mock.patch.object(media_services, "_media_asset_reuse", real_reuse),
+                mock.patch.object(storage, "copy", real_copy),
+            ):
+                rival.append(media_services.upload_confirm(owner=user, upload_id=pending.pk))
+
+    def reuse(**kwargs):
+        found = real_reuse(**kwargs)
+        if when == "after_checks":
+            run_rival()
+        return found
+
+    def copy(**kwargs):
+        real_copy(**kwargs)
+        ours_copied.append(kwargs["target"])
+        if when == "after_copy":
+            run_rival()
+
+    patches = contextlib.ExitStack()
+    patches.enter_context(mock.patch.object(media_services, "_media_asset_reuse", reuse))
+    patches.enter_context(mock.patch.object(storage, "copy", copy))
+    return patches, rival, ours_copied
+
+
+@pytest.mark.parametrize("when", ["after_checks", "after_copy"])
+def test_two_confirmations_of_one_upload_end_with_one_asset(when):
+    """The checks no longer run under the upload's lock, so two confirmations (a double click)
+    can overlap: whichever finishes second gets the first's asset, and no second copy stays."""
+    user = make_user()
+    pending, form = _start(user)
+    _post_to_s3(form, image_bytes(330, 200), "image/jpeg")
+    patches, rival, ours_copied = _rival_confirms(user, pending, when=when)
+    with patches:
+        ours = media_services.upload_confirm(owner=user, upload_id=pending.pk)
+    assert ours == rival[0]
+    assert MediaAsset.objects.filter(owner=user).count() == 1
+    assert storage.head(key=ours.original_key) is not None
+    # Ours copied nothing (the upload was gone) or copied and deleted its copy again.
+    assert len(ours_copied) == (0 if when == "after_checks" else 1)
+    assert [key for key in ours_copied if storage.head(key=key) is not None] == []
+    pending.refresh_from_db()
+    assert pending.confirmed_at is not None and pending.asset == ours
+    assert storage.head(key=pending.key) is None
 
 
 # --- Signed reads --------------------------------------------------------------------------
