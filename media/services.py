@@ -232,22 +232,30 @@ def _media_asset_ingest(
 def upload_sweep(*, older_than: timedelta = timedelta(hours=1)) -> int:
     """Delete direct uploads never confirmed (their objects, then their rows); returns how many.
 
-    Safe to run concurrently: each row is locked and skipped if another sweeper holds it.
+    No S3 call runs inside a transaction: a batch's objects are deleted first, then those of its
+    rows still unconfirmed. Safe to run concurrently: deleting an object twice is harmless and
+    each row goes once. An upload this old has an expired form, so nobody is still sending it.
     """
     cutoff = timezone.now() - older_than
-    swept = 0
+    swept, after = 0, 0
     while True:
-        with transaction.atomic():
+        with transaction.atomic():  # read on the writer
             batch = list(
-                PendingUpload.objects.select_for_update(skip_locked=True)
-                .filter(confirmed_at__isnull=True, expires_at__lt=cutoff)
-                .order_by("pk")[:100]
+                PendingUpload.objects.filter(
+                    confirmed_at__isnull=True, expires_at__lt=cutoff, pk__gt=after
+                )
+                .order_by("pk")
+                .values_list("pk", "key")[:100]
             )
-            if not batch:
-                break
-            storage.delete_keys(keys=[p.key for p in batch])
-            PendingUpload.objects.filter(pk__in=[p.pk for p in batch]).delete()
-            swept += len(batch)
+        if not batch:
+            break
+        after = batch[-1][0]
+        storage.delete_keys(keys=[key for _pk, key in batch])
+        with transaction.atomic():
+            _total, by_model = PendingUpload.objects.filter(
+                pk__in=[pk for pk, _key in batch], confirmed_at__isnull=True
+            ).delete()
+        swept += by_model.get(PendingUpload._meta.label, 0)
     # Confirmed rows are kept a while for idempotent re-confirmation, then dropped.
     PendingUpload.objects.filter(confirmed_at__lt=timezone.now() - timedelta(days=7)).delete()
     return swept

@@ -173,6 +173,27 @@ def test_the_sweeper_removes_only_expired_unconfirmed_uploads():
     assert media_services.upload_sweep() == 0  # a second run finds nothing
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_sweeper_makes_no_s3_call_inside_a_transaction():
+    user = make_user()
+    old, form = _start(user)
+    _post_to_s3(form, image_bytes(), "image/jpeg")
+    PendingUpload.objects.filter(pk=old.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    inside: list[bool] = []
+    real = storage.delete_keys
+
+    def delete_keys(**kwargs):
+        inside.append(connection.in_atomic_block)
+        return real(**kwargs)
+
+    with mock.patch.object(storage, "delete_keys", delete_keys):
+        assert media_services.upload_sweep() == 1
+    assert inside == [False]
+    assert (
+        storage.head(key=old.key) is None and not PendingUpload.objects.filter(pk=old.pk).exists()
+    )
+
+
 def test_views_need_login_and_post_and_say_why_when_s3_fails(client):
     assert client.post("/pin/upload/start/").status_code == 302
     user = make_user()
