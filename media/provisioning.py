@@ -244,11 +244,24 @@ def iam_policies(spec: BucketSpec) -> dict[str, dict]:
     return {"web": web, "worker": worker}
 
 
-def provision(client, spec: BucketSpec, *, log=print) -> list[str]:
-    """Make the bucket match ``spec``; returns the steps taken. Idempotent."""
+# Steps a local S3 server may need left out, by the name `s3_provision --skip` takes. Ceph RGW
+# 16.2 (`make stack`) answers InvalidArgument to default encryption (it has no SSE-S3), and with
+# BlockPublicAcls set it refuses every PutObject, private ones too.
+SKIPPABLE = {"public-access-block": "block public access", "encryption": "default encryption"}
+
+
+def provision(
+    client, spec: BucketSpec, *, log=print, skip: frozenset[str] = frozenset()
+) -> list[str]:
+    """Make the bucket match ``spec``; returns the steps taken. Idempotent. ``skip`` names steps
+    to leave out (keys of SKIPPABLE), for S3 servers that lack them; each is logged as skipped."""
     steps: list[str] = []
+    skipped = {SKIPPABLE[name] for name in skip}
 
     def step(name: str, call, **kwargs) -> None:
+        if name in skipped:
+            log(f"  {name}: skipped (--skip)")
+            return
         call(**kwargs)
         steps.append(name)
         log(f"  {name}")

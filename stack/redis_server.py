@@ -1,4 +1,9 @@
-"""A throwaway redis-server: no persistence, loopback only."""
+"""A redis-server on loopback: throwaway by default, durable (append-only file) on request.
+
+`make stack` runs it durable, as a deployment would: every write goes to the append-only file,
+fsynced each second, so a stop, a crash or a SIGKILL loses at most the last second. The test
+harness keeps it throwaway (no file at all), which is faster and all its tests need.
+"""
 
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ class RedisServer:
     folder: Path
     log: Path
     port: int
+    durable: bool = False
 
     @property
     def pidfile(self) -> Path:
@@ -41,8 +47,10 @@ class RedisServer:
         options = {
             "port": self.port,
             "bind": "127.0.0.1",
-            "save": "",  # no snapshots: the data is disposable
-            "appendonly": "no",
+            # The append-only file alone is the durable copy; no RDB snapshots besides.
+            "save": "",
+            "appendonly": "yes" if self.durable else "no",
+            "appendfsync": "everysec",
             "daemonize": "yes",
             "pidfile": self.pidfile,
             "logfile": self.log,

@@ -1,8 +1,11 @@
-"""A throwaway Ceph Object Gateway (radosgw): a real S3 server that enforces what moto does not.
+"""A Ceph Object Gateway (radosgw): a real S3 server that enforces what moto does not.
 
-One node, all under one folder: a monitor (`ceph-mon`), one OSD keeping its objects in memory
-(`ceph-osd`, memstore) and `radosgw` with the beast frontend on 127.0.0.1 (plain HTTP, and HTTPS
-with a self-signed certificate made by `openssl` at start). SigV4, presigned-URL expiry, POST-policy
+One node, all under one folder: a monitor (`ceph-mon`), one OSD and `radosgw` with the beast
+frontend on 127.0.0.1 (plain HTTP, and HTTPS with a self-signed certificate made by `openssl` at
+start). Throwaway by default: the OSD keeps its objects in memory (memstore) and `stop` deletes the
+folder. `persistent=True` (what `make stack` runs) keeps them on disk instead, in a BlueStore block
+file under the folder, and a later `start` resumes the same cluster (no mkfs when its data exists):
+stopped, killed or restarted, the gateway loses nothing it acknowledged. SigV4, presigned-URL expiry, POST-policy
 conditions and bucket policies are enforced as on a production Ceph cluster; `aws:SecureTransport`
 is set only on HTTPS requests (absent, not "false", on HTTP). Debian's packages (16.2 on bookworm)
 are apt-installed when missing and we are root. Starts in ~2 s; ~150 MiB resident.
@@ -11,13 +14,15 @@ Started as root, the daemons drop to Debian's `ceph` user (`--setuser ceph --set
 they would run as root too, but nothing needs that. The client tools (`ceph`, `radosgw-admin`)
 only talk to the daemons over loopback (no cephx: `auth ... required = none`).
 
-Standard library only; used by the test harness (`stack.pytest_plugin`'s `rgw` fixture).
+Standard library only; used by the test harness (`stack.pytest_plugin`'s `rgw` fixture) and by
+`Stack` for `make stack`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import pwd
 import secrets
@@ -67,6 +72,23 @@ REGION = "us-east-1"  # RGW's default zonegroup accepts any SigV4 region; client
 RGW_NAME = "client.rgw.pinsite"
 CEPH_USER = "ceph"
 
+MEMSTORE = """\
+osd objectstore = memstore
+memstore device bytes = 1073741824"""
+# The block file (osd data/block) is sparse: it takes on disk only what is written. The caches are pinned small (BlueStore
+# would otherwise size them for a 4 GiB memory target); a one-node cluster keeps ~150 MiB.
+BLUESTORE = """\
+osd objectstore = bluestore
+bluestore block create = true
+bluestore block size = 21474836480
+bluestore cache autotune = false
+bluestore cache size = 33554432
+bluestore fsck on mount = false
+osd memory target = 536870912
+rocksdb cache size = 16777216"""
+# What a persistent gateway keeps between starts besides its data (ports are in the monmap).
+STATE_FILE = "gateway.json"
+
 CONF = """\
 [global]
 fsid = {fsid}
@@ -83,8 +105,7 @@ pid file = {root}/run/$name.pid
 mon data = {root}/mon/$cluster-$id
 osd data = {root}/osd/$cluster-$id
 keyring = {root}/mon.keyring
-osd objectstore = memstore
-memstore device bytes = 1073741824
+{objectstore}
 osd pool default size = 1
 osd pool default min size = 1
 osd pool default pg num = 8
@@ -153,16 +174,32 @@ def _gone(proc: ProcessId) -> bool:
 
 
 class RadosGateway:
-    """One Ceph cluster with an S3 gateway, living in `folder`, which `stop` deletes."""
+    """One Ceph cluster with an S3 gateway, living in `folder`.
 
-    def __init__(self, folder: Path, *, port: int = 0, tls_port: int = 0, tls: bool = True):
+    Throwaway (`stop` deletes the folder) unless `persistent`; then `stop` only stops the daemons
+    and the next `start` resumes the cluster, with the same keys and monitor port.
+    """
+
+    def __init__(
+        self,
+        folder: Path,
+        *,
+        port: int = 0,
+        tls_port: int = 0,
+        tls: bool = True,
+        persistent: bool = False,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+    ):
         self.folder = Path(folder).absolute()
         self.tls = tls
+        self.persistent = persistent
         self._requested = (port, tls_port)
         self.port, self.tls_port, self.mon_port = port, tls_port, 0
         self.retried: str | None = None
-        self.access_key = "PINSITE" + secrets.token_hex(6).upper()
-        self.secret_key = secrets.token_urlsafe(30)
+        self.resumed = False
+        self.access_key = access_key or "PINSITE" + secrets.token_hex(6).upper()
+        self.secret_key = secret_key or secrets.token_urlsafe(30)
         self.region = REGION
         self.timings: dict[str, float] = {}
         self._procs: dict[str, ProcessId] = {}
@@ -194,6 +231,19 @@ class RadosGateway:
     def pids(self) -> dict[str, int]:
         return {name: proc.pid for name, proc in self._procs.items() if proc.alive()}
 
+    def processes(self) -> dict[str, ProcessId]:
+        """The daemons started here, by name (mon, osd, radosgw), alive or not."""
+        return dict(self._procs)
+
+    def adopt(self, processes: dict[str, ProcessId]) -> None:
+        """Take over daemons another process started (e.g. to stop them, as `Stack` does)."""
+        self._procs = dict(processes)
+
+    @property
+    def bootstrapped(self) -> bool:
+        """Whether the folder holds a cluster a persistent gateway can resume."""
+        return (self.folder / STATE_FILE).exists()
+
     def memory_kib(self) -> int:
         """Resident memory of the three daemons together (VmRSS)."""
         total = 0
@@ -207,18 +257,27 @@ class RadosGateway:
     # -- start and stop ------------------------------------------------------------------
 
     def start(self) -> None:
-        """Install what is missing, bootstrap the cluster and create the user; retried once.
+        """Install what is missing, then resume the persistent cluster or bootstrap a new one.
 
         A bootstrap was seen to fail now and then and work when retried. The cause found here
         (the OSD's start-up CRUSH update racing its monitor client, see CONF) is avoided; for
         anything else a failed attempt is torn down and tried once more from scratch (on fresh
-        ports, unless given) before StackError is raised. `retried` keeps the first error.
+        ports, unless given) before StackError is raised. `retried` keeps the first error. A
+        failed resume is never retried from scratch: that would wipe the data.
         """
         if self.pids():
             raise StackError(f"the gateway under {self.folder} is already running")
         began = time.monotonic()
         ensure_binaries()
         self.timings["install"] = time.monotonic() - began
+        if self.persistent and self.bootstrapped:
+            try:
+                self._resume()
+            except BaseException:
+                self._kill(graceful=True)
+                raise
+            self.timings["start"] = time.monotonic() - began
+            return
         for attempt in (1, 2):
             try:
                 self._bootstrap()
@@ -235,23 +294,76 @@ class RadosGateway:
         self.timings["start"] = time.monotonic() - began
 
     def stop(self) -> None:
-        """Stop the daemons started here (by pid) and delete the folder; safe to repeat."""
+        """Stop the daemons started here (by pid); a throwaway gateway's folder is deleted too.
+        Safe to repeat."""
         self._kill(graceful=True)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        if not self.persistent:
+            shutil.rmtree(self.folder, ignore_errors=True)
 
     def _kill(self, graceful: bool = False) -> None:
-        # The data is disposable, so no orderly shutdown is owed to it: radosgw first (it
-        # would otherwise retry the OSD for a while), and SIGKILL after a short grace period.
+        # radosgw first (it would otherwise retry the OSD for a while). A throwaway cluster's
+        # data is disposable, so it gets a short grace period; a persistent OSD is given time
+        # to close its store cleanly (it would survive SIGKILL, but replays its log then).
+        grace = 20.0 if self.persistent else 3.0
         for name in ("radosgw", "osd", "mon"):
             proc = self._procs.pop(name, None)
             if proc is None or not proc.alive():
                 continue
             if graceful:
                 signal_all([proc.pid], signal.SIGTERM)
-                if wait_until(partial(_gone, proc), 3.0, 0.02):
+                if wait_until(partial(_gone, proc), grace, 0.02):
                     continue
             signal_all([proc.pid], signal.SIGKILL)
             wait_until(partial(_gone, proc), 5.0, 0.02)
+
+    def _resume(self) -> None:
+        """Start the daemons of the cluster already in the folder: no mkfs, same data."""
+        t = time.monotonic()
+        state = json.loads((self.folder / STATE_FILE).read_text())
+        self.mon_port = state["mon_port"]
+        self.access_key, self.secret_key = state["access_key"], state["secret_key"]
+        port, tls_port = self._requested
+        self.port = port or state["port"]
+        self.tls_port = (tls_port or state.get("tls_port") or 0) if self.tls else 0
+        taken = [p for p in (self.mon_port, self.port, self.tls_port) if p and not port_free(p)]
+        if taken:
+            raise StackError(f"ports {taken} on 127.0.0.1 are taken by other programs")
+        self._write_conf(state["fsid"])
+        self._give_to_ceph()
+        self._spawn("mon", self._daemon(["ceph-mon", "-f", "-i", "a"]))
+        self._spawn("osd", self._daemon(["ceph-osd", "-f", "-i", "0"]))
+        self._spawn("radosgw", self._daemon(["radosgw", "-f", "-n", RGW_NAME]))
+        self._wait_http(timeout=90.0)
+        self._save_state(state["fsid"])
+        self.resumed = True
+        self.timings["bootstrap"] = time.monotonic() - t
+
+    def _save_state(self, fsid: str) -> None:
+        state = {
+            "fsid": fsid,
+            "mon_port": self.mon_port,
+            "port": self.port,
+            "tls_port": self.tls_port,
+            "access_key": self.access_key,
+            "secret_key": self.secret_key,
+        }
+        path = self.folder / STATE_FILE
+        path.with_suffix(".tmp").write_text(json.dumps(state, indent=2) + "\n")
+        path.with_suffix(".tmp").chmod(0o600)  # holds the secret key
+        path.with_suffix(".tmp").replace(path)
+
+    def _write_conf(self, fsid: str) -> None:
+        store = BLUESTORE if self.persistent else MEMSTORE
+        self.conf.write_text(
+            CONF.format(
+                fsid=fsid,
+                mon_port=self.mon_port,
+                root=self.folder,
+                rgw_name=RGW_NAME,
+                frontends=self._frontends(),
+                objectstore=store.format(root=self.folder),
+            )
+        )
 
     # -- the bootstrap ---------------------------------------------------------------------
 
@@ -260,15 +372,7 @@ class RadosGateway:
         self._prepare_folder()
         self._pick_ports()
         fsid, osd_uuid = str(uuid.uuid4()), str(uuid.uuid4())
-        self.conf.write_text(
-            CONF.format(
-                fsid=fsid,
-                mon_port=self.mon_port,
-                root=self.folder,
-                rgw_name=RGW_NAME,
-                frontends=self._frontends(),
-            )
-        )
+        self._write_conf(fsid)
         monmap, keyring = self.folder / "monmap", self.folder / "mon.keyring"
         mon_addr = f"v1:127.0.0.1:{self.mon_port}"
         self._run(["monmaptool", "--create", "--fsid", fsid, "--add", "a", mon_addr, str(monmap)])
@@ -304,6 +408,8 @@ class RadosGateway:
         # Started after the placement changes, so no restart is needed to see them.
         self._spawn("radosgw", self._daemon(["radosgw", "-f", "-n", RGW_NAME]))
         self._wait_http()
+        if self.persistent:
+            self._save_state(fsid)  # last: only a complete cluster is ever resumed
         self.timings["bootstrap"] = time.monotonic() - t
 
     def _frontends(self) -> str:

@@ -2,6 +2,12 @@
 
 Everything lives under `root`: data, logs and stack.json, the state file through which a
 separate process (`python -m stack down`) finds and stops exactly what was started.
+
+Two S3 servers: moto (in memory, starts in a second: the test harness and the benchmarks) and
+Ceph RGW with its objects on disk (`s3="rgw"`, what `make stack` runs). With `durable=True` Redis
+keeps an append-only file. PostgreSQL always keeps its data. So a durable stack with RGW loses
+nothing when it is stopped and started again, or when one of its servers is killed and
+`start` runs again: it resumes the data under root.
 """
 
 from __future__ import annotations
@@ -14,8 +20,9 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stack.errors import StackError
 from stack.postgres import PG_BIN, PostgresCluster, postmaster
@@ -23,8 +30,13 @@ from stack.processes import ProcessId, free_ports, port_free, spawn, stop_groups
 from stack.redis_server import RedisServer
 from stack.s3_server import S3Server, moto_command
 
+if TYPE_CHECKING:
+    from stack.rgw import RadosGateway
+
 SERVICES = ("postgres", "redis", "s3")
-# moto accepts any key; fixed ones keep `eval $(python -m stack env)` valid across restarts.
+S3_SERVERS = ("moto", "rgw")
+# moto accepts any key; RGW's user is made with these. Fixed ones keep
+# `eval $(python -m stack env)` valid across restarts.
 S3_ENV = {
     "AWS_ACCESS_KEY_ID": "pinsite-local",
     "AWS_SECRET_ACCESS_KEY": "pinsite-local-secret",
@@ -34,9 +46,13 @@ S3_ENV = {
 CHROMIUM = Path("/usr/bin/chromium")
 
 
-def _ensure_binaries(services: Iterable[str]) -> None:
-    if "s3" in services:
+def _ensure_binaries(services: Iterable[str], s3: str) -> None:
+    if "s3" in services and s3 == "moto":
         moto_command()  # raises with the pip command when moto is missing
+    if "s3" in services and s3 == "rgw":
+        from stack.rgw import ensure_binaries  # rgw imports this module
+
+        ensure_binaries()
     missing = []
     if "postgres" in services and not (PG_BIN / "initdb").exists():
         missing.append("postgresql-15")
@@ -84,8 +100,14 @@ class Stack:
         s3_port: int | None = None,
         bucket: str = "pinsite-media",
         database: str = "pinsite",
+        s3: str = "moto",
+        durable: bool = False,
     ) -> None:
+        if s3 not in S3_SERVERS:
+            raise StackError(f"unknown S3 server {s3!r}: choose from {S3_SERVERS}")
         self.root = Path(root).absolute()
+        self.s3 = s3
+        self.durable = durable
         self.state_file = self.root / "stack.json"
         self.logs = self.root / "logs"
         self.bucket = bucket
@@ -114,7 +136,33 @@ class Stack:
         )
 
     def _redis(self) -> RedisServer:
-        return RedisServer(self.root / "redis", self.logs / "redis.log", self.ports["redis"] or 0)
+        return RedisServer(
+            self.root / "redis", self.logs / "redis.log", self.ports["redis"] or 0, self.durable
+        )
+
+    def _gateway(self) -> RadosGateway:
+        """The persistent Ceph RGW under root/s3, holding the daemons recorded in stack.json."""
+        from stack.rgw import RadosGateway  # rgw imports this module
+
+        gateway = RadosGateway(
+            self.root / "s3",
+            port=self.ports["s3"] or 0,
+            tls=False,
+            persistent=True,
+            access_key=S3_ENV["AWS_ACCESS_KEY_ID"],
+            secret_key=S3_ENV["AWS_SECRET_ACCESS_KEY"],
+        )
+        recorded = self._state.get("s3_rgw") or {}
+        gateway.adopt(
+            {name: proc for name, data in recorded.items() if (proc := ProcessId.from_json(data))}
+        )
+        return gateway
+
+    def _s3_process(self) -> ProcessId | None:
+        """The S3 server's process: moto's, or radosgw's for RGW."""
+        if self._state.get("s3_server", "moto") == "rgw":
+            return ProcessId.from_json((self._state.get("s3_rgw") or {}).get("radosgw"))
+        return ProcessId.from_json(self._state.get("s3"))
 
     def _s3(self) -> S3Server:
         return S3Server(self.logs / "s3.log", self.ports["s3"] or 0, self.bucket)
@@ -124,6 +172,9 @@ class Stack:
             return postmaster(self.primary_dir) is not None
         if service == "redis":
             return self._redis().process() is not None
+        if self._state.get("s3_server", "moto") == "rgw":
+            daemons = [ProcessId.from_json(d) for d in (self._state.get("s3_rgw") or {}).values()]
+            return len(daemons) == 3 and all(proc and proc.alive() for proc in daemons)
         s3 = ProcessId.from_json(self._state.get("s3"))
         return s3 is not None and s3.alive()
 
@@ -177,7 +228,12 @@ class Stack:
         unknown = set(services) - set(SERVICES)
         if unknown:
             raise StackError(f"unknown services {sorted(unknown)}: choose from {SERVICES}")
-        _ensure_binaries(services)
+        running = self._state.get("s3_server", "moto")
+        if "s3" in services and running != self.s3 and self._alive("s3"):
+            raise StackError(
+                f"{running} serves S3 under {self.root}: stop the stack before switching to {self.s3}"
+            )
+        _ensure_binaries(services, self.s3)
         self._prepare_root(services)
         self._assign_ports(services)
         launched = [service for service in services if not self._alive(service)]
@@ -188,27 +244,51 @@ class Stack:
         taken = [port for port in wanted if port and not port_free(port)]
         if taken:  # else redis, say, would only fail after the full wait for its PING
             raise StackError(f"ports {taken} on 127.0.0.1 are taken by other programs")
+        rgw = "s3" in launched and self.s3 == "rgw"
+        gateway_up = None
         try:
-            # moto takes ~1 s to import and redis starts in the background: both come up
-            # while PostgreSQL initialises.
-            if "s3" in launched:
-                self._state["s3"] = self._s3().launch().to_json()
-                self._save()
-            if "redis" in launched:
-                self._redis().launch()
-            if "postgres" in services:  # also restarts dead replicas under a live primary
-                self._postgres().start(self.database)
-            if "redis" in launched:
-                self._state["redis"] = self._redis().wait().to_json()
-            if "s3" in launched:
-                launched_s3 = ProcessId.from_json(self._state["s3"])
-                assert launched_s3 is not None  # recorded just above
-                self._s3().wait(launched_s3)
+            # moto takes ~1 s to import, RGW ~5 s to resume, and redis starts in the
+            # background: all come up while PostgreSQL initialises.
+            with ThreadPoolExecutor(max_workers=1) as background:
+                if rgw:
+                    self._state["s3_server"] = "rgw"
+                    self._state["s3"] = None
+                    gateway_up = background.submit(self._gateway_start, self._gateway())
+                if "s3" in launched and not rgw:
+                    self._state["s3_server"] = "moto"
+                    self._state["s3"] = self._s3().launch().to_json()
+                    self._save()
+                if "redis" in launched:
+                    self._redis().launch()
+                if "postgres" in services:  # also restarts dead replicas under a live primary
+                    self._postgres().start(self.database)
+                if "redis" in launched:
+                    self._state["redis"] = self._redis().wait().to_json()
+                if "s3" in launched and not rgw:
+                    launched_s3 = ProcessId.from_json(self._state["s3"])
+                    assert launched_s3 is not None  # recorded just above
+                    self._s3().wait(launched_s3)
+                if gateway_up is not None:
+                    self._state["s3_rgw"] = gateway_up.result()
         except BaseException:
+            # The executor has waited for the gateway: if it came up, stop it too.
+            if gateway_up is not None and gateway_up.done() and not gateway_up.exception():
+                self._state["s3_rgw"] = gateway_up.result()
             self._stop_services(launched)
             raise
         self._state["services"] = sorted({*self._state.get("services", []), *services})
         self._save()
+
+    @staticmethod
+    def _gateway_start(gateway: RadosGateway) -> dict[str, dict[str, int]]:
+        """Resume (or on first use create) the RGW cluster and return its daemons to record.
+
+        Stops whatever is left of a previous run first (e.g. the monitor and the OSD after
+        radosgw alone was killed). Runs in a thread; a failed start stops what it started.
+        """
+        gateway.stop()  # persistent: stops the recorded daemons, keeps the data
+        gateway.start()
+        return {name: proc.to_json() for name, proc in gateway.processes().items()}
 
     def start_process(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> int:
         """Start an app process in its own process group, logging to root/logs/<name>.log.
@@ -269,7 +349,7 @@ class Stack:
         if self.ports["redis"]:
             found.append(("redis", self._redis().process(), self.ports["redis"]))
         if self.ports["s3"]:
-            found.append(("s3", ProcessId.from_json(self._state.get("s3")), self.ports["s3"]))
+            found.append((f"s3 ({self.s3})", self._s3_process(), self.ports["s3"]))
         for name, data in self._state.get("apps", {}).items():
             found.append((f"app {name}", ProcessId.from_json(data), None))
         return [
@@ -292,6 +372,9 @@ class Stack:
         if "s3" in services and s3 is not None:
             stop_groups([s3])
             self._state["s3"] = None
+        if "s3" in services and self._state.get("s3_rgw"):
+            self._gateway().stop()  # by recorded pid; the data stays under root/s3
+            self._state["s3_rgw"] = None
         redis = self._redis().process()
         if "redis" in services and redis is not None:
             stop_groups([redis])  # redis made itself a session leader when it daemonized
@@ -308,6 +391,8 @@ class Stack:
                 "s3_port": self.ports["s3"],
                 "bucket": self.bucket,
                 "database": self.database,
+                "s3": self.s3,
+                "durable": self.durable,
             },
             ports={**self.ports, "replicas": self.replica_ports},
             env=self.env(),

@@ -148,3 +148,19 @@ def test_access_points_and_kms_keys_shape_the_documents():
     assert provisioning.provision(None, spec, log=lambda line: None) == []
     alias = provisioning.BucketSpec(bucket="pinsite-ab12cd34ef56gh78ij90kl12mn34op56-s3alias")
     assert alias.is_access_point
+
+
+def test_steps_a_local_server_lacks_can_be_skipped_and_the_rest_still_applies(client, settings):
+    """`make stack` on Ceph RGW 16 skips default encryption and the public access block."""
+    bucket = settings.AWS_STORAGE_BUCKET_NAME = f"pinsite-skip-{uuid.uuid4().hex[:8]}"
+    out = io.StringIO()
+    call_command(
+        "s3_provision", "--skip", "encryption", "--skip", "public-access-block", stdout=out
+    )
+    assert "block public access: skipped" in out.getvalue()
+    assert "default encryption: skipped" in out.getvalue()
+    assert client.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    assert client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
+    for missing in (client.get_public_access_block, client.get_bucket_encryption):
+        with pytest.raises(client.exceptions.ClientError):
+            missing(Bucket=bucket)

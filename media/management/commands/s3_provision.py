@@ -39,8 +39,24 @@ class Command(BaseCommand):
         parser.add_argument(
             "--dry-run", action="store_true", help="Print the documents that would be applied."
         )
+        parser.add_argument(
+            "--skip",
+            action="append",
+            default=[],
+            choices=sorted(provisioning.SKIPPABLE),
+            help="Leave out a step the S3 server does not support (repeatable; for local servers "
+            "such as Ceph RGW 16, never for AWS).",
+        )
 
-    def handle(self, *args, iam_only: bool, iam_dir: Path | None, dry_run: bool, **options):
+    def handle(
+        self,
+        *args,
+        iam_only: bool,
+        iam_dir: Path | None,
+        dry_run: bool,
+        skip: list[str],
+        **options,
+    ):
         if not storage.is_s3():
             raise CommandError("AWS_STORAGE_BUCKET_NAME is not set: media is on local disk.")
         spec = bucket_spec()
@@ -60,7 +76,9 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps(documents, indent=2))
         elif not iam_only:
             self.stdout.write(f"Provisioning {spec.bucket}:")
-            provisioning.provision(storage._client(), spec, log=self.stdout.write)
+            provisioning.provision(
+                storage._client(), spec, log=self.stdout.write, skip=frozenset(skip)
+            )
         policies = provisioning.iam_policies(spec)
         if iam_dir:
             iam_dir.mkdir(parents=True, exist_ok=True)
