@@ -1,6 +1,7 @@
-"""Staff views of media: assets, renditions and direct uploads."""
+"""Staff views of media: assets, renditions and direct uploads, and the media check's page."""
 
 from datetime import timedelta
+from typing import cast
 
 from django.contrib import admin, messages
 from django.utils import timezone
@@ -9,8 +10,10 @@ from django.utils.text import Truncator
 
 from media import images, placeholders
 from media import services as media_services
-from media.models import MediaAsset, MediaRendition, PendingUpload
+from media.check_page import media_check_page
+from media.models import MediaAsset, MediaCheckReport, MediaRendition, PendingUpload
 from media.selectors import media_asset_thumbnail_url
+from pinsite.admin_site import PinsiteAdminSite
 
 
 def thumbnail_html(asset: MediaAsset | None) -> str:
@@ -163,3 +166,32 @@ class PendingUploadAdmin(admin.ModelAdmin):
     raw_id_fields = ("owner", "asset")
     list_select_related = ("owner", "asset")
     date_hierarchy = "created_at"
+
+
+cast(PinsiteAdminSite, admin.site).register_page(
+    app_label="media",
+    route="check/",
+    view=media_check_page,
+    name="check",
+    title="Media check (rows against stored objects)",
+    permission="media.view_mediacheckreport",
+)
+
+
+@admin.register(MediaCheckReport)
+class MediaCheckReportAdmin(admin.ModelAdmin):
+    """The media check's reports, written by the check alone: staff read them, never edit."""
+
+    list_display = ["started_at", "trigger", "repair", "objects_listed", "assets_checked", "found"]
+    list_filter = ["trigger", "repair"]
+    search_fields = ["trigger"]
+    date_hierarchy = "started_at"
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False

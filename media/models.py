@@ -282,3 +282,44 @@ class PendingUpload(models.Model):
 
 class MediaAssetBusy(Exception):
     """Another run holds the asset's row lock; try again shortly (the task retries)."""
+
+
+class MediaCheckReport(models.Model):
+    """What one run of the media check (``media.check``) found, and repaired if asked.
+
+    ``found`` and ``repaired`` map a problem kind (see ``media.check.PROBLEMS``) to a count;
+    ``examples`` holds a few keys or asset ids per kind, for staff to look at.
+    """
+
+    class Trigger(models.TextChoices):
+        SCHEDULE = "schedule", "Daily schedule"
+        STAFF = "staff", "Staff (Check now)"
+        COMMAND = "command", "manage.py media_check"
+
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    trigger = models.CharField(max_length=10, choices=Trigger.choices)
+    repair = models.BooleanField(help_text="Whether this run repaired what it could.")
+    objects_listed = models.PositiveIntegerField(help_text="Objects under the app's prefixes.")
+    assets_checked = models.PositiveIntegerField()
+    renditions_checked = models.PositiveIntegerField()
+    found = models.JSONField(default=dict, help_text="Problems found, by kind.")
+    repaired = models.JSONField(default=dict, help_text="Problems repaired, by kind.")
+    examples = models.JSONField(default=dict, help_text="A few keys or asset ids per kind.")
+
+    class Meta:
+        ordering = ["-started_at"]
+        get_latest_by = "started_at"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(finished_at__gte=models.F("started_at")),
+                name="media_checkreport_finished_after_start",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"media check of {self.started_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def problems(self) -> int:
+        return sum(self.found.values())

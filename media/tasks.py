@@ -137,4 +137,20 @@ def upload_sweep_task() -> int:
     return services.upload_sweep()
 
 
+# Listing a large bucket takes a while: its own limits, above the default task limit.
+@shared_task(
+    autoretry_for=UPLOAD_SWEEP_RETRY_ERRORS,
+    retry_backoff=60,
+    max_retries=3,
+    soft_time_limit=1800,
+    time_limit=1860,
+)
+def media_check_task(repair: bool = True, trigger: str = "schedule") -> int:
+    """Daily (beat) and from the staff page: compare rows with objects, repair what it can and
+    record the report (see media.check); returns how many problems it found."""
+    from media import check  # the task body imports its service (services queue tasks)
+
+    return check.media_check_run(repair=repair, trigger=trigger).problems
+
+
 # --- Storage tiering (queue: tiering) --------------------------------------------------------

@@ -359,6 +359,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(hour=0, minute=15),
     },
 }
+# Rows against objects, daily, repairing what it can (media/check.py; also /admin/media/check/).
+CELERY_TASK_ROUTES["media.tasks.media_check_task"] = {"queue": "maintenance"}
+CELERY_BEAT_SCHEDULE["media-check"] = {
+    "task": "media.tasks.media_check_task",
+    "schedule": crontab(hour=3, minute=40),
+}
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TIMEZONE = TIME_ZONE

@@ -17,7 +17,7 @@ from accounts.models import UserFollow
 from accounts.tests.factories import make_user
 from boards.models import BoardFollow
 from boards.tests.factories import make_board
-from media.models import MediaAsset, PendingUpload
+from media.models import MediaAsset, MediaCheckReport, PendingUpload
 from media.tests.factories import make_ready_asset
 from pins.models import PinReport
 from pins.tests.factories import make_pin
@@ -76,6 +76,17 @@ def populate(count: int) -> None:
                 monthly_cost_all_standard="2",
                 monthly_cost_intelligent="1.7",
             )
+    for _ in range(count):
+        MediaCheckReport.objects.create(
+            started_at=timezone.now(),
+            finished_at=timezone.now(),
+            trigger="schedule",
+            repair=True,
+            objects_listed=10,
+            assets_checked=2,
+            renditions_checked=8,
+            found={"orphan_objects": 1},
+        )
 
 
 def test_every_model_is_registered_explicitly():
@@ -92,8 +103,8 @@ def test_every_model_is_registered_explicitly():
 
 # Records only the system writes (sweeps, transitions, snapshots) and the single policy row: the
 # admin refuses to add them, and shows history read-only.
-NOT_ADDABLE = {TieringSweep, TierTransition, StorageSnapshot, TieringPolicy}
-READ_ONLY = {TieringSweep, TierTransition, StorageSnapshot}
+NOT_ADDABLE = {TieringSweep, TierTransition, StorageSnapshot, TieringPolicy, MediaCheckReport}
+READ_ONLY = {TieringSweep, TierTransition, StorageSnapshot, MediaCheckReport}
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m._meta.label)
