@@ -5,6 +5,7 @@ staff page report the same."""
 from __future__ import annotations
 
 import io
+import os
 import time
 from datetime import timedelta
 from typing import cast
@@ -239,3 +240,29 @@ def test_the_staff_page_shows_the_last_report_and_queues_a_run(bucket, client):
 
     client.logout()
     assert client.get(url).status_code == 302  # to the admin login
+
+
+def test_on_local_disk_the_folder_is_checked_the_same_way(tmp_path):
+    """The embedded default keeps media in MEDIA_ROOT: missing files and orphans are found there."""
+    local = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": tmp_path, "base_url": "/media/"},
+    }
+    with override_settings(
+        AWS_STORAGE_BUCKET_NAME="", STORAGES={**settings.STORAGES, "default": local}
+    ):
+        assert not storage.is_s3()
+        asset = _ready_asset(make_user(), width=300)
+        assert check.media_check_run(grace=timedelta(0)).found == ZEROS
+
+        (tmp_path / asset.renditions.all()[0].key).unlink()
+        orphan = tmp_path / "originals" / "2020" / "01" / "stale.jpg"
+        orphan.parent.mkdir(parents=True)
+        orphan.write_bytes(b"left behind")
+        os.utime(orphan, (time.time() - 3 * 86400,) * 2)  # three days old
+
+        report = check.media_check_run(repair=True)  # the default grace: a day
+        assert report.found == {**ZEROS, "renditions_missing": 1, "orphan_objects": 1}
+        assert report.examples["orphan_objects"] == ["originals/2020/01/stale.jpg"]
+        assert not orphan.exists()
+        assert MediaAsset.objects.get(pk=asset.pk).status == "pending"  # queued for a rebuild
