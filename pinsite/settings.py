@@ -11,8 +11,10 @@ Every variable is listed with a comment in ``.env.example``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -56,6 +58,28 @@ def env_list(name: str) -> list[str]:
     return [item.strip() for item in env_str(name).split(",") if item.strip()]
 
 
+def secret_key_kept_in(path: Path) -> str:
+    """The embedded default's own secret key: made once, readable by its owner alone (0600),
+    then reused, so sessions and signed media URLs outlive a restart and no two sites share
+    a key. Processes starting together (web and worker) end up with the same key."""
+    with contextlib.suppress(FileNotFoundError):
+        kept = path.read_text().strip()
+        if len(kept) < 50:
+            raise ImproperlyConfigured(f"{path} holds no usable secret key; delete it to make one")
+        return kept
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        handle.write(secrets.token_urlsafe(50) + "\n")
+    try:
+        os.link(draft, path)  # atomic, and never replaces a key another process made first
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
+
+
 # --- Environment -----------------------------------------------------------------------------
 
 DJANGO_ENV = env_str("DJANGO_ENV", "development")
@@ -74,10 +98,13 @@ if PRODUCTION:
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the site's host names")
 else:
-    SECRET_KEY = env_str("DJANGO_SECRET_KEY") or "insecure-development-key-do-not-use-in-production"
+    SECRET_KEY = env_str("DJANGO_SECRET_KEY") or secret_key_kept_in(VAR_DIR / "secret_key")
+    # The embedded default answers on this machine's own names; a self-hoster exposing it lists
+    # the names people use (DJANGO_ALLOWED_HOSTS=pins.example.com,192.168.1.20).
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or ["127.0.0.1", "localhost", "[::1]"]
 
-DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
+# Off unless asked for (`make dev`): a site reachable by others must never show the debug page.
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # --- Applications ------------------------------------------------------------------------------
@@ -370,7 +397,8 @@ MEDIA_URL = "/media/"
 # `collectstatic` writes here for production; whitenoise serves it from the app servers.
 STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
 if not PRODUCTION:
-    # Development serves from the app folders (finders); an empty root keeps whitenoise quiet.
+    # The embedded default collects into var/static (make run); the folder exists before that so
+    # whitenoise starts quietly.
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -464,12 +492,15 @@ else:
         "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
     }
 
+# Hashed, compressed static files (run collectstatic first, as `make run` does) unless debugging;
+# false serves them from the app folders without collectstatic (the test suite does).
+STATIC_MANIFEST = env_bool("DJANGO_STATIC_MANIFEST", default=not DEBUG)
 STORAGES: dict[str, dict[str, Any]] = {
     "default": MEDIA_STORAGE,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if PRODUCTION
+            if STATIC_MANIFEST
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         ),
     },
