@@ -127,6 +127,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy, Permissions-Policy and the 405 page (pinsite/security.py).
+    "pinsite.security.SecurityHeadersMiddleware",
     "pinsite.static_files.StaticFilesMiddleware",
     # Routes each request's reads (replica or writer); before sessions, so a session save counts.
     "pinsite.db.router.ReadYourWritesMiddleware",
@@ -543,6 +545,58 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+
+
+def _media_origins() -> list[str]:
+    """Where pages load media from besides the site itself: the S3 endpoint or bucket in use."""
+    if not AWS_STORAGE_BUCKET_NAME:
+        return []  # local media comes from /media/ on the site
+    if S3_ENDPOINT_URL:
+        endpoint = urlsplit(S3_ENDPOINT_URL)
+        return [f"{endpoint.scheme}://{endpoint.netloc}"]
+    if AWS_STORAGE_BUCKET_NAME.startswith("arn:"):
+        return [f"https://*.s3-accesspoint.{AWS_S3_REGION_NAME}.amazonaws.com"]
+    # Signed reads name the region; browser uploads post to the global name.
+    return [
+        f"https://{AWS_STORAGE_BUCKET_NAME}.s3.{AWS_S3_REGION_NAME}.amazonaws.com",
+        f"https://{AWS_STORAGE_BUCKET_NAME}.s3.amazonaws.com",
+    ]
+
+
+# What pages may load and from where (pinsite/security.py says why each part is there).
+_media = " ".join(["'self'", *_media_origins()])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "style-src-attr 'unsafe-inline'",
+        f"img-src {_media} data:",
+        f"media-src {_media}",
+        f"connect-src {_media}",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "camera",
+        "microphone",
+        "geolocation",
+        "payment",
+        "usb",
+        "serial",
+        "midi",
+        "magnetometer",
+        "gyroscope",
+        "accelerometer",
+        "display-capture",
+    )
+)
 
 # --- Logging -------------------------------------------------------------------------------------
 
