@@ -182,3 +182,10 @@ def test_pages_still_answer_their_own_methods(staff_client):
     assert staff_client.get("/admin/").status_code == 200
     assert staff_client.get("/admin/pins/pin/").status_code == 200
     assert client.post("/accounts/login/", {"username": "x", "password": "y"}).status_code == 200
+
+
+def test_a_server_error_is_the_sites_own_calm_page(rf):
+    response = get_resolver().resolve_error_handler(500)(rf.get("/"))
+    assert response.status_code == 500
+    assert b"Something went wrong" in response.content
+    assert b"Traceback" not in response.content
