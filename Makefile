@@ -45,7 +45,7 @@ lint: $(VENV)/.requirements-dev
 test: lint
 	$(PY) manage.py makemigrations --check --dry-run
 	@# The production switches (HTTPS, cookies, HSTS, a real key) as a deployment sets them.
-	DJANGO_ENV=production DJANGO_ALLOWED_HOSTS=pins.example.com \
+	DJANGO_ENV=production DJANGO_DEBUG=false DJANGO_ALLOWED_HOSTS=pins.example.com \
 		DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 		$(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) -m pytest
