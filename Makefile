@@ -5,10 +5,11 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK_DIR ?= var/stack
 
-.PHONY: run test lint bench stack stack-stop stack-status clean help
+.PHONY: run dev test lint bench stack stack-stop stack-status clean help
 
 help:
 	@echo "make run         serve the site on the embedded default (SQLite, local media, file-queue worker)"
+	@echo "make dev         the same with DEBUG on: Django's debug page and reload on code changes"
 	@echo "make test        lint, migration check and the test suite against real services"
 	@echo "make stack       start PostgreSQL + 2 replicas, Redis, S3, Celery worker/beat and gunicorn"
 	@echo "make stack-stop  stop what make stack started"
@@ -32,6 +33,9 @@ $(VENV)/.requirements-dev: requirements-dev.txt requirements.txt | $(PY)
 run: $(VENV)/.requirements
 	$(PY) -m pinsite.local_run
 
+dev: $(VENV)/.requirements
+	DJANGO_DEBUG=true $(PY) -m pinsite.local_run
+
 lint: $(VENV)/.requirements-dev
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
@@ -40,6 +44,10 @@ lint: $(VENV)/.requirements-dev
 
 test: lint
 	$(PY) manage.py makemigrations --check --dry-run
+	@# The production switches (HTTPS, cookies, HSTS, a real key) as a deployment sets them.
+	DJANGO_ENV=production DJANGO_DEBUG=false DJANGO_ALLOWED_HOSTS=pins.example.com \
+		DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
+		$(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) -m pytest
 
 bench: $(VENV)/.requirements-dev

@@ -8,7 +8,7 @@ from django.db.models import Count, Exists, OuterRef, Subquery, Value, prefetch_
 from django.db.models.functions import Coalesce, Lower
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts import services
 from accounts.forms import ProfileForm, SignUpForm
@@ -23,6 +23,7 @@ from pinsite.db.compiled import shape
 PROFILE_BOARDS = 48  # boards listed on a profile before "Show all boards"
 
 
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("pins:home")
@@ -102,6 +103,7 @@ def avatar_url(profile) -> str:
     return media_asset_thumbnail_url(asset=asset)
 
 
+@require_safe
 def profile(request: HttpRequest, username: str) -> HttpResponse:
     person = _person_or_404(username, viewer=request.user)
     try:
@@ -159,6 +161,7 @@ def follow(request: SignedInRequest, username: str) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def profile_edit(request: SignedInRequest) -> HttpResponse:
     profile = services.Profile.objects.get_or_create(user=request.user)[0]
     form = ProfileForm(request.POST or None, request.FILES or None, instance=profile)

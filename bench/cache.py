@@ -221,6 +221,7 @@ def run(*, quick: bool) -> dict:
         "DATABASE_REPLICA_URLS": "",
         "DJANGO_SETTINGS_MODULE": "pinsite.settings",
         "DJANGO_DEBUG": "false",
+        "DJANGO_STATIC_MANIFEST": "false",  # pages only; no collectstatic
         "LOG_LEVEL": "WARNING",
     }
     began = time.monotonic()

@@ -100,6 +100,7 @@ def _base_env(stack, root: Path) -> dict[str, str]:
     env.update(
         DJANGO_SETTINGS_MODULE="pinsite.settings",
         DJANGO_DEBUG="false",
+        DJANGO_STATIC_MANIFEST="false",  # pages only; no collectstatic
         PINSITE_VAR_DIR=str(root / "var"),
         DATABASE_URL=stack.env()["DATABASE_URL"],
         LOG_LEVEL="WARNING",

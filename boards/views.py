@@ -8,7 +8,7 @@ from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts.http import SignedInRequest
 from accounts.models import User
@@ -36,6 +36,7 @@ def _owned_board(request: HttpRequest, username: str, slug: str) -> Board:
     return board
 
 
+@require_safe
 def board_detail(request: HttpRequest, username: str, slug: str) -> HttpResponse:
     board = _visible_board(request, username, slug)
     try:
@@ -65,6 +66,7 @@ def board_detail(request: HttpRequest, username: str, slug: str) -> HttpResponse
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def board_create(request: SignedInRequest) -> HttpResponse:
     form = BoardForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -84,6 +86,7 @@ def board_create(request: SignedInRequest) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "HEAD", "POST"])
 def board_edit(request: SignedInRequest, username: str, slug: str) -> HttpResponse:
     board = _owned_board(request, username, slug)
     form = BoardForm(request.POST or None, instance=Board.objects.get(pk=board.pk))

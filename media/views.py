@@ -1,18 +1,22 @@
-"""Media's endpoints: upload a file through the app, or start and confirm a direct upload to S3."""
+"""Media's endpoints: upload a file through the app, or start and confirm a direct upload to S3;
+on local disk, the files themselves behind signed URLs."""
 
 from __future__ import annotations
 
 import logging
+import posixpath
+import time
 
 from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.http import require_POST
+from django.http import FileResponse, Http404, HttpRequest, JsonResponse
+from django.views.decorators.http import require_POST, require_safe
 
 from media import services, storage
 from media.forms import PinUploadForm
 from media.models import MediaAsset
+from media.storage import local
 from pins import selectors
 
 logger = logging.getLogger(__name__)
@@ -94,3 +98,34 @@ def pin_upload_confirm(request: HttpRequest) -> JsonResponse:
     except STORAGE_ERRORS:
         return _storage_unavailable("upload confirm")
     return _asset_reply(request, asset)
+
+
+@require_safe
+def media_file(request: HttpRequest, key: str) -> FileResponse:
+    """A file of local media, for a URL a page signed (``media.storage.local``); 404 otherwise.
+
+    The signature stands for the visibility check the page made. Originals come as downloads,
+    never inline; every file with the type it was stored as and ``nosniff``.
+    """
+    expires_at = request.GET.get("e", "")
+    if storage.is_s3() or not local.signature_valid(
+        key=key, expires_at=expires_at, signature=request.GET.get("s", "")
+    ):
+        raise Http404("No such file.")
+    path = local.file_path(key=key)
+    if path is None:
+        raise Http404("No such file.")
+    try:
+        handle = path.open("rb")
+    except OSError:  # gone, a folder, unreadable
+        raise Http404("No such file.") from None
+    response = FileResponse(
+        handle,
+        content_type=local.content_type(key=key),
+        as_attachment=local.is_original(key=key),
+        filename=posixpath.basename(key),
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    # Browsers may keep it while the URL is valid; the same URL is handed out for that long.
+    response["Cache-Control"] = f"private, max-age={max(0, int(expires_at) - int(time.time()))}"
+    return response

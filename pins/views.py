@@ -9,7 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from accounts.http import SignedInRequest
 from boards.models import Board
@@ -36,6 +36,7 @@ from pinsite.search import search_words
 logger = logging.getLogger(__name__)
 
 
+@require_safe
 def home(request: HttpRequest) -> HttpResponse:
     """The home feed: followed people and boards first, then fresh pins; cursor pagination."""
     try:
@@ -76,6 +77,7 @@ def _pin_page_context(request: HttpRequest, pin: Pin, *, save_form=None) -> dict
     return context
 
 
+@require_safe
 def pin_detail(request: HttpRequest, pk: int) -> HttpResponse:
     pin = _pin_or_404(request, pk)
     context = _pin_page_context(request, pin)
@@ -143,6 +145,7 @@ def pin_delete(request: SignedInRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def pin_new(request: SignedInRequest) -> HttpResponse:
     """The upload page: pick or drop images, watch each upload, then describe and publish them."""
     boards = board_list_pinnable(user=request.user)
@@ -228,6 +231,7 @@ def media_status(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"pins": result})
 
 
+@require_safe
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     try:

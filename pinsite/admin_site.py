@@ -3,6 +3,8 @@
 An app adds such a page with ``admin.site.register_page(...)`` in its ``admin.py``; the site
 serves it under ``/admin/<app_label>/<route>`` (URL name ``admin:<app_label>_<name>``) and lists
 it first in that app's section of the index and the sidebar, for staff holding its permission.
+
+Every admin view answers GET, HEAD and POST only (405 otherwise), like the site's own views.
 """
 
 from __future__ import annotations
@@ -12,6 +14,11 @@ from typing import Any
 
 from django.contrib import admin
 from django.urls import path, reverse
+from django.utils.decorators import method_decorator
+from django.views.decorators.http import require_http_methods
+
+# What a page or a form uses; Django's admin would otherwise treat PUT or PATCH like GET.
+admin_methods = require_http_methods(["GET", "HEAD", "POST"])
 
 
 @dataclass(frozen=True)
@@ -31,6 +38,14 @@ class PinsiteAdminSite(admin.AdminSite):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._pages: list[StaffPage] = []
+
+    def admin_view(self, view, cacheable=False):
+        # Outermost: refused before the log-in wall, the same for everyone.
+        return admin_methods(super().admin_view(view, cacheable))
+
+    @method_decorator(admin_methods)
+    def login(self, request, extra_context=None):
+        return super().login(request, extra_context)
 
     def register_page(self, **page: Any) -> None:
         self._pages.append(StaffPage(**page))

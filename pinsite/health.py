@@ -7,6 +7,7 @@ from django.conf import settings
 from django.db import DatabaseError, connections
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
 
 from pinsite import page_cache
 from pinsite.db import replica_health
@@ -15,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 @never_cache
+@require_safe
 def healthz(request: HttpRequest) -> JsonResponse:
     """200 when the writer answers a query; 503 otherwise. Says nothing about data."""
     try:
@@ -27,6 +29,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @never_cache
+@require_safe
 def replicas(request: HttpRequest) -> JsonResponse:
     """The read replicas as this web process sees them: rotation, lag, reasons, counters. Staff only."""
     if not request.user.is_staff:
@@ -35,6 +38,7 @@ def replicas(request: HttpRequest) -> JsonResponse:
 
 
 @never_cache
+@require_safe
 def metrics(request: HttpRequest) -> HttpResponse:
     """This process's database routing and cache counters in Prometheus' text format.
 

@@ -1,7 +1,13 @@
-"""`make run`: prepare the database and demo content, then serve the site with a task worker.
+"""`make run`: prepare the database, static files and demo content, then serve the site with a
+task worker.
 
 Runs on whatever the environment configures; with nothing set that is the embedded default
-(SQLite, local media, Celery over the filesystem transport). Ctrl-C stops everything it started.
+(SQLite, local media, Celery over the filesystem transport). It is safe to let others reach:
+DEBUG is off, gunicorn serves the pages and whitenoise the collected, hashed static files.
+`make dev` (or ``DEBUG=true make run``) runs Django's development server instead: the debug
+page, static files from the app folders and a reload on every code change. ``HOST`` sets the
+address to listen on (default 127.0.0.1); others reach the site only at the names listed in
+``DJANGO_ALLOWED_HOSTS``. Ctrl-C stops everything it started.
 """
 
 from __future__ import annotations
@@ -13,11 +19,17 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
+
+
+def _debug() -> bool:
+    wanted = os.environ.get("DJANGO_DEBUG") or os.environ.get("DEBUG") or ""
+    return wanted.strip().lower() in {"1", "true", "yes", "on"}
 
 
 def _port_free(port: int) -> bool:
@@ -76,7 +88,11 @@ def _stop(processes: list[subprocess.Popen], *, leaders: tuple[subprocess.Popen,
 def main() -> int:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pinsite.settings")
     started = time.monotonic()
+    debug = _debug()
+    os.environ["DJANGO_DEBUG"] = "true" if debug else "false"
     _manage("migrate", "--noinput", "-v", "0")
+    if not debug:
+        _manage("collectstatic", "--noinput", "-v", "0")
     _manage("seed_demo", "--inline", "--crowd", "300")
     port = _pick_port()
     log_dir = Path(os.environ.get("PINSITE_VAR_DIR") or REPO / "var") / "log"
@@ -104,7 +120,30 @@ def main() -> int:
         ],
         log_dir / "worker.log",
     )
-    web = _spawn([PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}"], None)
+    host = os.environ.get("HOST", "127.0.0.1")
+    if debug:
+        web = _spawn([PYTHON, "manage.py", "runserver", f"{host}:{port}"], None)
+    else:
+        web = _spawn(
+            [
+                PYTHON,
+                "-m",
+                "gunicorn",
+                "pinsite.wsgi:application",
+                "--bind",
+                f"{host}:{port}",
+                "--workers",
+                "2",
+                "--threads",
+                "4",
+                "--access-logfile",
+                str(log_dir / "access.log"),
+                # gunicorn's control socket defaults to one path in $HOME, shared by every site.
+                "--control-socket",
+                str(log_dir / "gunicorn.ctl"),
+            ],
+            None,
+        )
     processes = [web, worker]
 
     def stop_and_exit(signum, frame):
@@ -123,6 +162,8 @@ def main() -> int:
             with urllib.request.urlopen(url + "healthz", timeout=1) as response:  # noqa: S310
                 if response.status == 200:
                     break
+        except urllib.error.HTTPError:
+            break  # it answers (a HOST outside DJANGO_ALLOWED_HOSTS gets 400 here)
         except OSError:
             time.sleep(0.1)
     else:
@@ -137,7 +178,12 @@ def main() -> int:
         f"\npinsite is running at {url}  (ready in {time.monotonic() - started:.1f} s)\n"
         f"  demo login: demo / pinsite-demo  (also staff: {url}admin/)\n"
         f"  task worker log: {log_dir / 'worker.log'}\n"
-        "  Ctrl-C stops the web server and the worker.\n",
+        + (
+            "  debug mode: Django's debug page, reload on code changes (never expose this)\n"
+            if debug
+            else f"  DEBUG off; web access log: {log_dir / 'access.log'} (make dev: debug mode)\n"
+        )
+        + "  Ctrl-C stops the web server and the worker.\n",
         flush=True,
     )
     while all(p.poll() is None for p in processes):

@@ -11,8 +11,10 @@ Every variable is listed with a comment in ``.env.example``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import secrets
 from pathlib import Path
 from typing import Any, cast
 from urllib.parse import urlsplit
@@ -56,6 +58,28 @@ def env_list(name: str) -> list[str]:
     return [item.strip() for item in env_str(name).split(",") if item.strip()]
 
 
+def secret_key_kept_in(path: Path) -> str:
+    """The embedded default's own secret key: made once, readable by its owner alone (0600),
+    then reused, so sessions and signed media URLs outlive a restart and no two sites share
+    a key. Processes starting together (web and worker) end up with the same key."""
+    with contextlib.suppress(FileNotFoundError):
+        kept = path.read_text().strip()
+        if len(kept) < 50:
+            raise ImproperlyConfigured(f"{path} holds no usable secret key; delete it to make one")
+        return kept
+    path.parent.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as handle:
+        handle.write(secrets.token_urlsafe(50) + "\n")
+    try:
+        os.link(draft, path)  # atomic, and never replaces a key another process made first
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
+
+
 # --- Environment -----------------------------------------------------------------------------
 
 DJANGO_ENV = env_str("DJANGO_ENV", "development")
@@ -74,10 +98,13 @@ if PRODUCTION:
     if not ALLOWED_HOSTS:
         raise ImproperlyConfigured("DJANGO_ALLOWED_HOSTS must list the site's host names")
 else:
-    SECRET_KEY = env_str("DJANGO_SECRET_KEY") or "insecure-development-key-do-not-use-in-production"
+    SECRET_KEY = env_str("DJANGO_SECRET_KEY") or secret_key_kept_in(VAR_DIR / "secret_key")
+    # The embedded default answers on this machine's own names; a self-hoster exposing it lists
+    # the names people use (DJANGO_ALLOWED_HOSTS=pins.example.com,192.168.1.20).
     ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS") or ["127.0.0.1", "localhost", "[::1]"]
 
-DEBUG = env_bool("DJANGO_DEBUG", default=not PRODUCTION)
+# Off unless asked for (`make dev`): a site reachable by others must never show the debug page.
+DEBUG = env_bool("DJANGO_DEBUG", default=False)
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 # --- Applications ------------------------------------------------------------------------------
@@ -100,6 +127,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy, Permissions-Policy and the 405 page (pinsite/security.py).
+    "pinsite.security.SecurityHeadersMiddleware",
     "pinsite.static_files.StaticFilesMiddleware",
     # Routes each request's reads (replica or writer); before sessions, so a session save counts.
     "pinsite.db.router.ReadYourWritesMiddleware",
@@ -376,7 +405,8 @@ MEDIA_URL = "/media/"
 # `collectstatic` writes here for production; whitenoise serves it from the app servers.
 STATIC_ROOT = Path(env_str("STATIC_ROOT") or VAR_DIR / "static")
 if not PRODUCTION:
-    # Development serves from the app folders (finders); an empty root keeps whitenoise quiet.
+    # The embedded default collects into var/static (make run); the folder exists before that so
+    # whitenoise starts quietly.
     STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
@@ -470,12 +500,15 @@ else:
         "OPTIONS": {"location": MEDIA_ROOT, "base_url": MEDIA_URL},
     }
 
+# Hashed, compressed static files (run collectstatic first, as `make run` does) unless debugging;
+# false serves them from the app folders without collectstatic (the test suite does).
+STATIC_MANIFEST = env_bool("DJANGO_STATIC_MANIFEST", default=not DEBUG)
 STORAGES: dict[str, dict[str, Any]] = {
     "default": MEDIA_STORAGE,
     "staticfiles": {
         "BACKEND": (
             "whitenoise.storage.CompressedManifestStaticFilesStorage"
-            if PRODUCTION
+            if STATIC_MANIFEST
             else "django.contrib.staticfiles.storage.StaticFilesStorage"
         ),
     },
@@ -518,6 +551,58 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = env_int("DJANGO_SECURE_HSTS_SECONDS", 31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env_bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+
+
+def _media_origins() -> list[str]:
+    """Where pages load media from besides the site itself: the S3 endpoint or bucket in use."""
+    if not AWS_STORAGE_BUCKET_NAME:
+        return []  # local media comes from /media/ on the site
+    if S3_ENDPOINT_URL:
+        endpoint = urlsplit(S3_ENDPOINT_URL)
+        return [f"{endpoint.scheme}://{endpoint.netloc}"]
+    if AWS_STORAGE_BUCKET_NAME.startswith("arn:"):
+        return [f"https://*.s3-accesspoint.{AWS_S3_REGION_NAME}.amazonaws.com"]
+    # Signed reads name the region; browser uploads post to the global name.
+    return [
+        f"https://{AWS_STORAGE_BUCKET_NAME}.s3.{AWS_S3_REGION_NAME}.amazonaws.com",
+        f"https://{AWS_STORAGE_BUCKET_NAME}.s3.amazonaws.com",
+    ]
+
+
+# What pages may load and from where (pinsite/security.py says why each part is there).
+_media = " ".join(["'self'", *_media_origins()])
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "style-src-attr 'unsafe-inline'",
+        f"img-src {_media} data:",
+        f"media-src {_media}",
+        f"connect-src {_media}",
+        "font-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "camera",
+        "microphone",
+        "geolocation",
+        "payment",
+        "usb",
+        "serial",
+        "midi",
+        "magnetometer",
+        "gyroscope",
+        "accelerometer",
+        "display-capture",
+    )
+)
 
 # --- Logging -------------------------------------------------------------------------------------
 

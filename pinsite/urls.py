@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
@@ -14,9 +13,3 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
-
-if settings.DEBUG and settings.STORAGES["default"]["BACKEND"].endswith("FileSystemStorage"):
-    from django.conf.urls.static import static
-
-    # Local-disk media on the embedded default; S3 media is served by the bucket through signed URLs.
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)

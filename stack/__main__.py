@@ -51,6 +51,10 @@ def _start_apps(st: Stack, web_port: int | None) -> str:
     migrate = [python, "manage.py", "migrate", "--noinput"]
     if subprocess.run(migrate, cwd=REPO, env=env, check=False).returncode != 0:
         raise StackError("manage.py migrate failed (its output is above)")
+    # Hashed, compressed static files for gunicorn (whitenoise serves them; DEBUG is off).
+    collect = [python, "manage.py", "collectstatic", "--noinput", "-v", "0"]
+    if subprocess.run(collect, cwd=REPO, env=env, check=False).returncode != 0:
+        raise StackError("manage.py collectstatic failed (its output is above)")
     # The bucket as production has it: private, versioned, lifecycle rules, TLS-only policy.
     provision = [python, "manage.py", "s3_provision", "--iam-dir", str(st.root / "iam")]
     if st.s3 == "rgw":  # what Ceph RGW 16.2 lacks (see media/provisioning.py's SKIPPABLE)

@@ -74,6 +74,9 @@ def pytest_load_initial_conftests(early_config, parser, args):
     _session["root"] = root
     # The embedded default's files go to the temp folder too, never to the checkout's var/.
     os.environ["PINSITE_VAR_DIR"] = str(root / "var")
+    # Pages find static files in the app folders, with no collectstatic per session
+    # (pinsite/tests/test_static.py runs the production storage for real).
+    os.environ["DJANGO_STATIC_MANIFEST"] = "false"
 
     if os.environ.get("PINSITE_TEST_STACK", "on").lower() == "off":
         _session["unavailable"] = "PINSITE_TEST_STACK=off"

@@ -20,7 +20,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from media.storage import backend, signing
+from media.storage import backend, local, signing
 
 if TYPE_CHECKING:
     from storages.backends.s3 import S3Storage
@@ -134,11 +134,15 @@ def purge_old_versions(*, key: str, keep_latest: bool = True) -> int:
 
 
 def url_for(*, key: str, expires: int | None = None) -> str:
-    """A URL the browser can load: a short-lived signed URL on S3, a /media/ path on local disk.
+    """A URL the browser can load: a short-lived signed URL, to S3 or to /media/ on local disk.
 
-    On S3 the URL is stable within a time window (see ``media.storage.signing``), so browsers cache it.
-    Call only after the visibility check for whatever shows the object.
+    The URL is stable within a time window (see ``media.storage.signing`` and
+    ``media.storage.local``), so browsers cache it. Call only after the visibility check for
+    whatever shows the object.
     """
+    expires = expires or settings.MEDIA_URL_EXPIRY_SECONDS
+    if not is_s3():
+        return local.signed_url(key=key, expires=expires)
     s3_signing = _s3_signing()
     if s3_signing is None:
         return default_storage.url(key)
@@ -147,7 +151,7 @@ def url_for(*, key: str, expires: int | None = None) -> str:
         signer,
         key,
         credentials=_frozen(credentials_source),
-        expires=expires or settings.MEDIA_URL_EXPIRY_SECONDS,
+        expires=expires,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +28,7 @@ print(json.dumps({
     "broker": settings.CELERY_BROKER_URL,
     "cache": settings.CACHES["default"]["BACKEND"],
     "debug": settings.DEBUG,
+    "static": settings.STORAGES["staticfiles"]["BACKEND"],
     "replicas": settings.REPLICA_ALIASES,
 }, default=str))
 """
@@ -68,7 +70,59 @@ def test_nothing_set_is_the_embedded_default(tmp_path):
     assert found["broker"] == "filesystem://"
     assert (tmp_path / "celery" / "queue").is_dir()
     assert found["cache"].endswith("LocMemCache")
+    # Safe to expose as it comes: no debug page, hashed static files (make run collects them).
+    assert found["debug"] is False
+    assert found["static"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+
+
+def test_debug_is_on_only_when_asked_for(tmp_path):
+    found = settings_with({"PINSITE_VAR_DIR": str(tmp_path), "DJANGO_DEBUG": "true"})
     assert found["debug"] is True
+    assert found["static"] == "django.contrib.staticfiles.storage.StaticFilesStorage"
+
+
+SECRET_KEY_PROBE = (
+    "import django; django.setup(); from django.conf import settings; print(settings.SECRET_KEY)"
+)
+
+
+def test_the_embedded_default_makes_its_secret_key_once_and_keeps_it(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k not in settings_variables()}
+    env.update(PINSITE_VAR_DIR=str(tmp_path), DJANGO_SETTINGS_MODULE="pinsite.settings")
+    # Web and worker start at the same moment: they must agree on one key.
+    starting = [
+        subprocess.Popen(
+            [sys.executable, "-c", SECRET_KEY_PROBE],
+            cwd=REPO,
+            env=env,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    keys = {process.communicate(timeout=60)[0].strip() for process in starting}
+    assert len(keys) == 1
+    key = keys.pop()
+    assert len(key) >= 50
+    kept = tmp_path / "secret_key"
+    assert kept.read_text().strip() == key
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir() if "secret_key" in p.name] == ["secret_key"]
+    again = run_with({"PINSITE_VAR_DIR": str(tmp_path)}, "-c", SECRET_KEY_PROBE)
+    assert again.stdout.strip() == key
+    other_site = run_with({"PINSITE_VAR_DIR": str(tmp_path / "other")}, "-c", SECRET_KEY_PROBE)
+    assert other_site.stdout.strip() not in {"", key}
+    given = run_with(
+        {"PINSITE_VAR_DIR": str(tmp_path), "DJANGO_SECRET_KEY": "g" * 60}, "-c", SECRET_KEY_PROBE
+    )
+    assert given.stdout.strip() == "g" * 60
+
+
+def test_a_damaged_kept_secret_key_stops_start_up(tmp_path):
+    (tmp_path / "secret_key").write_text("short\n")
+    done = run_with({"PINSITE_VAR_DIR": str(tmp_path)}, "manage.py", "check")
+    assert done.returncode != 0
+    assert "holds no usable secret key" in done.stderr
 
 
 def test_real_stack_variables_switch_every_part(tmp_path):
