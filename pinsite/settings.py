@@ -312,15 +312,15 @@ else:
     # must be longer than any task's hard time limit (or a slow task is delivered twice).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 3600),
-        "socket_connect_timeout": 5,
     }
-# A broker that blips must not hang a web request for long: bound the publish retries. What could
-# not be sent stays pending and the stuck-media sweeper queues it again.
+# A broker that blips must not hang a web request for long: bound the publish retries (one more
+# try, 0.2 s later; the socket timeouts below bound each). What could not be sent stays pending
+# and the stuck-media sweeper queues it again.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 2,
-    "interval_start": 0,
-    "interval_step": 0.5,
-    "interval_max": 1,
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -362,6 +362,24 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TIMEZONE = TIME_ZONE
+
+# --- Timeouts and circuit breakers (README "Configuration") --------------------------------------
+
+# Seconds one database statement may run: in a web request (a page's budget), and in a task
+# worker (the task time limit). Commands (migrate, shell) have none. See pinsite/db/timeouts.py.
+DB_STATEMENT_TIMEOUT = env_seconds("DB_STATEMENT_TIMEOUT", 5)
+DB_TASK_STATEMENT_TIMEOUT = env_seconds("DB_TASK_STATEMENT_TIMEOUT", CELERY_TASK_TIME_LIMIT)
+# Seconds to connect to the broker, and to wait for each of its answers: sending a task from a
+# page costs at most these (times the one retry above) when the broker hangs.
+BROKER_CONNECT_TIMEOUT = env_seconds("BROKER_CONNECT_TIMEOUT", 1)
+BROKER_TIMEOUT = env_seconds("BROKER_TIMEOUT", 1)
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_CONNECT_TIMEOUT
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = BROKER_CONNECT_TIMEOUT
+    CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"] = BROKER_TIMEOUT
+# Seconds a process leaves a service alone after a call to it failed (the task broker, tiering's
+# access counter; the cache has CACHE_RETRY_AFTER), before one call tries again (pinsite/breaker.py).
+BREAKER_OPEN_SECONDS = env_seconds("BREAKER_OPEN_SECONDS", 5)
 
 # --- Media and static files ----------------------------------------------------------------------
 
