@@ -288,6 +288,9 @@ PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 300)
 PAGE_CACHE_SETTLE_SECONDS = REPLICA_MAX_LAG + 2 * REPLICA_PROBE_INTERVAL if REPLICA_ALIASES else 0.0
 # Off: one stamp for every page, so any write retires them all (the way before scoped stamps).
 PAGE_CACHE_SCOPED = env_bool("PAGE_CACHE_SCOPED", default=True)
+# While Redis is down, each process keeps pages' ids in its own memory this long (0: not at all):
+# a change made in another process shows within it (pinsite/page_cache.py).
+PAGE_CACHE_OUTAGE_SECONDS = env_int("PAGE_CACHE_OUTAGE_SECONDS", 5)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
