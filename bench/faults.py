@@ -152,13 +152,19 @@ def after_figures(
     stored: set[str],
     accepted_ids: set[int],
     assets: dict[int, tuple[str, str]],
+    window_ids: set[int] = frozenset(),  # type: ignore[assignment]
 ) -> dict:
     """What is wrong once the fault is over. ``referenced``: keys rows name; ``stored``: keys in
-    the bucket (under originals/ and renditions/); ``assets``: id -> (status, original key)."""
+    the bucket (under originals/ and renditions/); ``assets``: id -> (status, original key);
+    ``window_ids``: the uploads accepted in this fault's baseline and fault windows. Counts are
+    of the whole database (earlier faults included), except ``assets_stuck_from_window``."""
     return {
         "rows_missing_objects": len(referenced - stored),
         "orphan_objects": len(stored - referenced),
         "assets_stuck": sum(1 for status, _ in assets.values() if status in STUCK),
+        "assets_stuck_from_window": sum(
+            1 for pk in window_ids if pk in assets and assets[pk][0] in STUCK
+        ),
         "uploads_lost": sum(
             1 for pk in accepted_ids if pk not in assets or assets[pk][1] not in stored
         ),
@@ -178,6 +184,7 @@ class Drill:
         self.stack = Stack(root / "stack", database=DATABASE)
         self.journal = Journal()
         self.stop = threading.Event()
+        self.uploads_paused = threading.Event()  # set while the figures after a fault are counted
         self.env: dict[str, str] = {}
         self.port = 0
         self.paths: list[str] = ["/"]
@@ -304,6 +311,9 @@ class Drill:
         session = _Session(self.port)
         while not self.stop.is_set():
             began = time.monotonic()
+            if self.uploads_paused.is_set():
+                self.stop.wait(0.1)
+                continue
             if not session.signed_in:
                 session.sign_in(*DEMO_LOGIN)
             if session.signed_in:
@@ -350,7 +360,7 @@ class Drill:
         elif fault == "worker_killed":
             self.start_worker()
 
-    def after(self, accepted_ids: set[int]) -> dict:
+    def after(self, accepted_ids: set[int], window_ids: set[int]) -> dict:
         referenced = {
             row[0]
             for row in self.psql(
@@ -367,6 +377,7 @@ class Drill:
             stored=self.bucket_keys(),
             accepted_ids=accepted_ids,
             assets=assets,
+            window_ids=window_ids,
         )
         if self.has_media_check():
             try:
@@ -529,6 +540,8 @@ def run(*, quick: bool) -> dict:
                 drill.undo(fault)
                 drill.wait(lambda: drill.get("/healthz") == 200, 60, "the site answers again")
                 time.sleep(settle)
+                drill.uploads_paused.set()  # no upload half-way while objects are counted
+                time.sleep(2)
                 drill.drain(30 if quick else 60)
                 result = window_figures(
                     drill.journal.pages_between(fault_start, fault_end),
@@ -539,7 +552,13 @@ def run(*, quick: bool) -> dict:
                     drill.journal.uploads_between(fault_start, fault_end)
                 )
                 accepted = {u.asset_id for u in drill.journal.uploads if u.asset_id is not None}
-                result["after"] = drill.after(accepted)
+                in_window = {
+                    u.asset_id
+                    for u in drill.journal.uploads_between(base_start, fault_end)
+                    if u.asset_id is not None
+                }
+                result["after"] = drill.after(accepted, in_window)
+                drill.uploads_paused.clear()
                 figures[fault] = result
                 _log(f"{fault}: {json.dumps(result)}")
         finally:

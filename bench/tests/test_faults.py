@@ -51,10 +51,12 @@ def test_after_figures_name_missing_objects_orphans_stuck_assets_and_lost_upload
             2: ("pending", "originals/b.jpg"),  # stuck, and its original is gone: lost
             4: ("processing", "originals/a.jpg"),
         },  # 3 has no row: lost
+        window_ids={2, 3},
     )
     assert figures == {
         "rows_missing_objects": 1,
         "orphan_objects": 1,
         "assets_stuck": 2,
+        "assets_stuck_from_window": 1,
         "uploads_lost": 2,
     }
