@@ -15,6 +15,7 @@ from typing import cast
 import pytest
 from django.core.cache import caches
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import user_follow, user_unfollow
@@ -33,6 +34,7 @@ from pins.services import pin_delete, pin_moderate, pin_save
 from pins.tests.factories import make_pin
 from pinsite import page_cache
 from pinsite.cache_backend import ResilientRedisCache
+from pinsite.db.router import PIN_COOKIE, format_pin
 from stack.pytest_plugin import require_stack
 from stack.redis_server import RedisServer
 
@@ -359,6 +361,9 @@ def test_while_redis_is_down_pages_keep_their_ids_in_the_process_for_a_few_secon
     Pin.objects.bulk_create([elsewhere])
     BoardPin.objects.bulk_create([BoardPin(board=board, pin=elsewhere, position=10**9)])
     assert not _shows(client, "/", elsewhere)  # the kept ids, for now
+    just_wrote = Client()  # a browser with a read-your-writes pin never gets the kept ids
+    just_wrote.cookies[PIN_COOKIE] = format_pin(None, time.time() + 5)
+    assert _shows(just_wrote, "/", elsewhere)
     time.sleep(1.1)
     assert _shows(client, "/", elsewhere)
 
