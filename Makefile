@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK_DIR ?= var/stack
 
-.PHONY: run dev test lint bench stack stack-stop stack-status clean help
+.PHONY: run dev test lint bench drill stack stack-stop stack-status clean help
 
 help:
 	@echo "make run         serve the site on the embedded default (SQLite, local media, file-queue worker)"
@@ -15,6 +15,7 @@ help:
 	@echo "make stack-stop  stop what make stack started"
 	@echo "make lint        ruff, the import contracts (lint-imports) and mypy"
 	@echo "make bench       benchmarks on the real stack -> var/bench/results.json (QUICK=1: small)"
+	@echo "make drill       the fault drill: each service killed or hung under load -> results.json"
 
 $(PY):
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "pinsite needs Python 3.11")'
@@ -52,6 +53,9 @@ test: lint
 
 bench: $(VENV)/.requirements-dev
 	$(PY) -m bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
+
+drill: $(VENV)/.requirements-dev
+	$(PY) -m bench --only faults $(if $(QUICK),--quick)
 
 stack: $(VENV)/.requirements-dev
 	$(PY) -m stack up --app --root $(STACK_DIR)

@@ -35,14 +35,16 @@ def django_db_setup(django_db_setup, django_db_blocker):
 
 
 @pytest.fixture(autouse=True)
-def _access_counts_not_backing_off():
-    """Each test starts with the access counter asking Redis: a test that stopped or killed Redis
-    must not make the next one's page views go uncounted for the back-off's few seconds."""
-    from tiering import access
+def _breakers_closed():
+    """Each test starts with every circuit breaker closed (the cache and the access counter ask
+    Redis): a test that stopped or killed a service must not make the next one skip it."""
+    from pinsite.breaker import all_breakers
 
-    access._down_until = 0.0
+    for item in all_breakers():
+        item.reset()
     yield
-    access._down_until = 0.0
+    for item in all_breakers():
+        item.reset()
 
 
 @pytest.fixture

@@ -597,7 +597,12 @@ def _media_asset_referenced(asset: MediaAsset) -> bool:
 
 
 def _enqueue_purge(asset_id: int) -> None:
-    tasks.media_asset_purge_task.delay(asset_id)
+    """Runs after commit: a broker that is down must not turn the committed delete into an error
+    page. The asset stays released (hidden from every page) and its files wait for a later purge."""
+    try:
+        tasks.media_asset_purge_task.delay(asset_id)
+    except Exception:
+        logger.warning("could not queue the purge of media asset %s", asset_id, exc_info=True)
 
 
 def media_asset_purge(*, asset_id: int) -> bool:

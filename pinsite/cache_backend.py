@@ -1,10 +1,13 @@
 """The cache backend: Django's Redis cache that never fails a page, and counts what it answers.
 
 A cache is an optimisation, so Redis being down, restarting or hung must cost speed, never a
-page: every error is logged and turned into a miss (reads) or a no-op (writes), and the backend
-then leaves Redis alone for ``retry_after`` seconds (``OPTIONS={"retry_after": 5}``) so a dead
-server costs one refused connection per interval and process, not one per call. Short socket
-timeouts (settings) bound what a hung server costs that one call.
+page: every error is logged and turned into a miss (reads) or a no-op (writes), and the process's
+circuit breaker for that server (``pinsite.breaker``, shared by every thread's cache object)
+opens: Redis is left alone for ``retry_after`` seconds (``OPTIONS={"retry_after": 5}``), then one
+call probes it while the others keep answering misses, so a dead or hung server costs one call's
+timeout per interval and process, not one per call or per thread. Short socket timeouts
+(settings) bound what a hung server costs that one call; when the probe succeeds the cache is
+used again at once, with no restart.
 
 ``set_many`` keeps Django's contract of returning the keys it could not store, so callers that
 must know (``pinsite.page_cache`` replays lost invalidations) can tell.
@@ -17,13 +20,15 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import Counter
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 from redis.exceptions import RedisError
+
+from pinsite.breaker import CircuitBreaker, breaker
 
 if TYPE_CHECKING:
     from redis import ConnectionPool, Redis
@@ -70,36 +75,38 @@ class _ReusedClient(RedisCacheClient):
 
 
 class ResilientRedisCache(RedisCache):
-    if TYPE_CHECKING:  # Django's client, made on first use; left out of django-stubs
+    if TYPE_CHECKING:  # Django's, left out of django-stubs: the client made on first use
         _cache: _ReusedClient
+        _servers: list[str]
 
     def __init__(self, server, params):
         options = dict(params.get("OPTIONS") or {})
         self.retry_after = float(options.pop("retry_after", 5.0))
         super().__init__(server, {**params, "OPTIONS": options})
         self._class = _ReusedClient
-        self._down_until = 0.0
+        # Django makes a cache object per thread: the breaker is per server and process.
+        retry_after = self.retry_after
+        self.breaker: CircuitBreaker = breaker(
+            f"redis cache {_where(self._servers[0])}", lambda: retry_after
+        )
 
     @property
     def available(self) -> bool:
-        """False while backing off after an error (calls then answer as misses at once)."""
-        return time.monotonic() >= self._down_until
+        """False while the breaker is open (calls then answer as misses at once)."""
+        return self.breaker.state == "closed"
 
     def _guard(self, call, fallback):
-        if not self.available:
+        if not self.breaker.allow():
             _count("skipped")
             return fallback
         try:
-            return call()
-        except FAULTS:
+            result = call()
+        except FAULTS as error:
             _count("errors")
-            self._down_until = time.monotonic() + self.retry_after
-            logger.warning(
-                "cache unavailable; serving from the database for %.0f s",
-                self.retry_after,
-                exc_info=True,
-            )
+            self.breaker.failed(error)
             return fallback
+        self.breaker.succeeded()
+        return result
 
     def get(self, key, default=None, version=None):
         missing = object()
@@ -149,13 +156,20 @@ class ResilientRedisCache(RedisCache):
 
     def incr(self, key, delta=1, version=None):
         # A missing key raises ValueError (Django's contract); an unreachable server is a fault.
-        if not self.available:
+        if not self.breaker.allow():
             _count("skipped")
             raise ValueError(f"Key '{key}' not found (cache unavailable)")
         try:
-            return super().incr(key, delta, version)
-        except FAULTS:
+            value = super().incr(key, delta, version)
+        except FAULTS as error:
             _count("errors")
-            self._down_until = time.monotonic() + self.retry_after
-            logger.warning("cache unavailable during incr", exc_info=True)
+            self.breaker.failed(error)
             raise ValueError(f"Key '{key}' not found (cache unavailable)") from None
+        self.breaker.succeeded()
+        return value
+
+
+def _where(location: str) -> str:
+    """host:port/db of a Redis URL, without its credentials (breaker names are shown)."""
+    parts = urlsplit(location)
+    return f"{parts.hostname}:{parts.port or 6379}{parts.path or '/0'}"

@@ -9,7 +9,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
-from pinsite import page_cache
+from pinsite import breaker, page_cache
 from pinsite.db import replica_health
 
 logger = logging.getLogger(__name__)
@@ -47,7 +47,9 @@ def metrics(request: HttpRequest) -> HttpResponse:
     if not (_has_metrics_token(request) or request.user.is_staff):
         return HttpResponse("metrics need a token or a staff session\n", status=403)
     return HttpResponse(
-        replica_health.health().prometheus_text() + page_cache.prometheus_text(),
+        replica_health.health().prometheus_text()
+        + page_cache.prometheus_text()
+        + breaker.prometheus_text(),
         content_type="text/plain; version=0.0.4; charset=utf-8",
     )
 

@@ -38,8 +38,14 @@ in between from the not-yet-committed state is retired by the second stamp. A re
 still be behind the writer for up to ``REPLICA_MAX_LAG`` plus the probe interval before it leaves
 the rotation: for ``PAGE_CACHE_SETTLE_SECONDS`` after a stamp, pages are computed but not stored.
 
-**Redis down.** The backend (``pinsite.cache_backend``) answers misses, so pages come from the
-database. A stamp that could not be written is remembered by the process and written as soon as
+**Redis down.** The backend (``pinsite.cache_backend``) answers misses at once while its circuit
+breaker is open. Pages then keep their ids for ``PAGE_CACHE_OUTAGE_SECONDS`` in the process's own
+memory (at most ``OUTAGE_ENTRIES`` of them), so a Redis outage does not send every page down the
+database's cold path: a change made in this process retires them all at once, one made in
+another process shows within those seconds (as a reader's lag would), and a request whose browser
+has just written (the router's read-your-writes pin) never uses them. They are loaded through the
+visibility gate like any entry, so they can never show a pin the viewer may not see; 0 turns
+this off. A stamp that could not be written is remembered by the process and written as soon as
 Redis answers again, so an entry from before the outage is not served after it.
 
 Counters (per process): hits, misses, bypasses and results not stored, per page kind, at ``/metrics``.
@@ -50,7 +56,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -61,11 +67,16 @@ from django.db import transaction
 from django.db.models.signals import post_delete, post_save, pre_save
 
 from pinsite.cache_backend import cache_counts
+from pinsite.db.router import current_scope
 
 VISIBILITY = "pc:gen:vis"
 STREAM = "pc:gen:stream"
 BOARDS = "pc:gen:boards"
 _lost: set[str] = set()  # stamps this process could not write (Redis down); written on recovery
+# Ids of pages kept in this process while Redis is down: key -> (kept until, value).
+OUTAGE_ENTRIES = 2000
+_outage: OrderedDict[str, tuple[float, Any]] = OrderedDict()
+_outage_cleared_at = 0.0  # time.monotonic() of this process's last stamp
 _counts: Counter[tuple[str, str]] = Counter()
 _lock = threading.Lock()
 
@@ -215,6 +226,7 @@ def _bump(keys: list[str]) -> None:
 
 
 def _write_stamps(keys) -> None:
+    _outage_clear()
     stamp = time.time_ns()
     failed = cache.set_many(dict.fromkeys(keys, stamp), timeout=None)
     with _lock:
@@ -252,6 +264,42 @@ def _stamps(keys: list[str]) -> list[int] | None:
     return [int(found[key]) for key in keys]
 
 
+def _outage_clear() -> None:
+    global _outage_cleared_at
+    with _lock:
+        _outage.clear()
+        _outage_cleared_at = time.monotonic()
+
+
+def _outage_read(key: str) -> Any:
+    with _lock:
+        found = _outage.get(key)
+        if found is None:
+            return None
+        if found[0] < time.monotonic():
+            del _outage[key]
+            return None
+        _outage.move_to_end(key)
+        return found[1]
+
+
+def _outage_keep(key: str, value: Any) -> None:
+    now = time.monotonic()
+    with _lock:
+        if now - _outage_cleared_at < settings.PAGE_CACHE_SETTLE_SECONDS:
+            return  # as for shared entries: a reader may still lag behind that change
+        _outage[key] = (now + settings.PAGE_CACHE_OUTAGE_SECONDS, value)
+        _outage.move_to_end(key)
+        while len(_outage) > OUTAGE_ENTRIES:
+            _outage.popitem(last=False)
+
+
+def _just_wrote() -> bool:
+    """Whether this request's browser wrote moments ago (its reads are pinned to fresh data)."""
+    scope = current_scope()
+    return scope is not None and (scope.wrote or scope.pin_until > time.time())
+
+
 @dataclass
 class Entry:
     """One cache slot for one page and viewer: ``value`` is None on a miss; ``store`` fills it."""
@@ -260,9 +308,13 @@ class Entry:
     key: str | None  # None: the cache cannot be used now (down, or a stamp is being replayed)
     stamp: int = 0
     value: Any = None
+    outage_key: str | None = None  # set: Redis is down, keep the ids in this process instead
 
     def store(self, value: Any) -> None:
         """Keep ``value`` (plain data: ids, cursors) unless a change is too recent to trust."""
+        if self.outage_key is not None:
+            _outage_keep(self.outage_key, value)
+            return
         if self.key is None:
             return
         if time.time_ns() - self.stamp < settings.PAGE_CACHE_SETTLE_SECONDS * 1e9:
@@ -301,11 +353,16 @@ def entry(kind: str, *, viewer, parts: tuple, scopes: list[str], follows: bool =
     follow_keys = [_follows_key(viewer.pk)] if follows and signed_in else []
     stamp_keys = _unscoped([VISIBILITY, *scopes]) + follow_keys
     stamps = _stamps(stamp_keys)
-    if stamps is None:
-        _count(kind, "bypass")
-        return Entry(kind, None)
     digest = hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
     who = viewer.pk if signed_in else "anon"
+    if stamps is None:
+        if settings.PAGE_CACHE_OUTAGE_SECONDS <= 0 or _just_wrote():
+            _count(kind, "bypass")
+            return Entry(kind, None)
+        local_key = f"pc:{kind}:{who}:{'.'.join(stamp_keys)}:{digest}"
+        value = _outage_read(local_key)
+        _count(kind, "outage_miss" if value is None else "outage_hit")
+        return Entry(kind, None, value=value, outage_key=local_key)
     key = f"pc:{kind}:{who}:{'.'.join(map(str, stamps))}:{digest}"
     value = _read(key)
     _count(kind, "miss" if value is None else "hit")

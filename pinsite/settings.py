@@ -317,6 +317,9 @@ PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 300)
 PAGE_CACHE_SETTLE_SECONDS = REPLICA_MAX_LAG + 2 * REPLICA_PROBE_INTERVAL if REPLICA_ALIASES else 0.0
 # Off: one stamp for every page, so any write retires them all (the way before scoped stamps).
 PAGE_CACHE_SCOPED = env_bool("PAGE_CACHE_SCOPED", default=True)
+# While Redis is down, each process keeps pages' ids in its own memory this long (0: not at all):
+# a change made in another process shows within it (pinsite/page_cache.py).
+PAGE_CACHE_OUTAGE_SECONDS = env_int("PAGE_CACHE_OUTAGE_SECONDS", 5)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
@@ -341,15 +344,15 @@ else:
     # must be longer than any task's hard time limit (or a slow task is delivered twice).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 3600),
-        "socket_connect_timeout": 5,
     }
-# A broker that blips must not hang a web request for long: bound the publish retries. What could
-# not be sent stays pending and the stuck-media sweeper queues it again.
+# A broker that blips must not hang a web request for long: bound the publish retries (one more
+# try, 0.2 s later; the socket timeouts below bound each). What could not be sent stays pending
+# and the stuck-media sweeper queues it again.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {
-    "max_retries": 2,
-    "interval_start": 0,
-    "interval_step": 0.5,
-    "interval_max": 1,
+    "max_retries": 1,
+    "interval_start": 0.2,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
 }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
@@ -397,6 +400,24 @@ CELERY_BEAT_SCHEDULE["media-check"] = {
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300)
 CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 240)
 CELERY_TIMEZONE = TIME_ZONE
+
+# --- Timeouts and circuit breakers (README "Configuration") --------------------------------------
+
+# Seconds one database statement may run: in a web request (a page's budget), and in a task
+# worker (the task time limit). Commands (migrate, shell) have none. See pinsite/db/timeouts.py.
+DB_STATEMENT_TIMEOUT = env_seconds("DB_STATEMENT_TIMEOUT", 5)
+DB_TASK_STATEMENT_TIMEOUT = env_seconds("DB_TASK_STATEMENT_TIMEOUT", CELERY_TASK_TIME_LIMIT)
+# Seconds to connect to the broker, and to wait for each of its answers: sending a task from a
+# page costs at most these (times the one retry above) when the broker hangs.
+BROKER_CONNECT_TIMEOUT = env_seconds("BROKER_CONNECT_TIMEOUT", 1)
+BROKER_TIMEOUT = env_seconds("BROKER_TIMEOUT", 1)
+CELERY_BROKER_CONNECTION_TIMEOUT = BROKER_CONNECT_TIMEOUT
+if CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = BROKER_CONNECT_TIMEOUT
+    CELERY_BROKER_TRANSPORT_OPTIONS["socket_timeout"] = BROKER_TIMEOUT
+# Seconds a process leaves a service alone after a call to it failed (the task broker, tiering's
+# access counter; the cache has CACHE_RETRY_AFTER), before one call tries again (pinsite/breaker.py).
+BREAKER_OPEN_SECONDS = env_seconds("BREAKER_OPEN_SECONDS", 5)
 
 # --- Media and static files ----------------------------------------------------------------------
 

@@ -13,8 +13,9 @@ the URL counts, which are then not kept.
 **How.** With Redis (``REDIS_URL``), ``record`` sends one pipelined ``HINCRBY`` per asset on the
 page in one round trip, with a short socket timeout (``TIER_ACCESS_REDIS_TIMEOUT``); if Redis is
 down the count is lost, the page renders anyway, and the failure is logged once a minute at
-most; for ``RETRY_AFTER_SECONDS`` after a failure Redis is not asked at all, so a hung Redis costs
-one page the timeout, not every page. Every minute ``tiering.tasks.tiering_access_flush_task`` RENAMEs the hash (atomic: counts arriving
+most. A failure opens the process's circuit breaker for this counter (``pinsite.breaker``): for
+``BREAKER_OPEN_SECONDS`` Redis is not asked at all, then one page's count probes it, so a hung
+Redis costs one page the timeout per interval, not every page. Every minute ``tiering.tasks.tiering_access_flush_task`` RENAMEs the hash (atomic: counts arriving
 meanwhile start a new one) and folds it into the rows, a batch at a time, with one UPDATE per
 batch: ``reads_total``, ``last_accessed_at`` (the flush time, so within a minute) and ``read_rate``
 (reads a month, exponentially weighted with a 30-day half-life, as of ``read_rate_at``).
@@ -43,6 +44,7 @@ from django.utils import timezone
 
 from media import storage
 from media.models import MediaAsset, MediaRendition
+from pinsite.breaker import CircuitBreaker, breaker
 
 logger = logging.getLogger(__name__)
 
@@ -56,14 +58,10 @@ HALF_LIFE_DAYS = 30.0
 # A read adds this much to the rate (reads a month): a steady r reads a month converge to r.
 READ_WEIGHT = math.log(2) / HALF_LIFE_DAYS * 30.0
 DOWN_LOG_SECONDS = 60.0
-# After Redis failed to answer, counts are dropped without asking it for this long: a hung Redis
-# would otherwise cost every pin page the full socket timeout.
-RETRY_AFTER_SECONDS = 5.0
 
 _redis_client = None
 _redis_lock = threading.Lock()
 _last_down_log = 0.0
-_down_until = 0.0
 _local_counts: Counter[int] = Counter()
 _local_lock = threading.Lock()
 _local_flusher: threading.Thread | None = None
@@ -87,6 +85,12 @@ def _redis():
         return _redis_client[1]
 
 
+def redis_breaker() -> CircuitBreaker:
+    """After Redis failed to answer, counts are dropped without asking it for a while: a hung
+    Redis would otherwise cost every pin page the full socket timeout."""
+    return breaker("redis access counts")
+
+
 def record(asset_ids: Iterable[int]) -> None:
     """Count one access for each asset: fire-and-forget, never raises, never writes the DB."""
     counts = Counter(int(pk) for pk in asset_ids if pk)
@@ -98,8 +102,9 @@ def record(asset_ids: Iterable[int]) -> None:
             _local_counts.update(counts)
         _local_flusher_start()
         return
-    global _down_until, _last_down_log
-    if time.monotonic() < _down_until:
+    global _last_down_log
+    gate = redis_breaker()
+    if not gate.allow():
         return  # Redis failed moments ago: this view's count is lost, the page is not slowed
     try:
         pipe = client.pipeline(transaction=False)
@@ -107,11 +112,13 @@ def record(asset_ids: Iterable[int]) -> None:
             pipe.hincrby(HASH_KEY, str(pk), n)
         pipe.execute()
     except Exception as error:  # Redis down or slow: the page matters more than the count
+        gate.failed(error)
         now = time.monotonic()
-        _down_until = now + RETRY_AFTER_SECONDS
         if now - _last_down_log > DOWN_LOG_SECONDS:
             _last_down_log = now
             logger.warning("access counts are being lost: Redis did not answer (%s)", error)
+    else:
+        gate.succeeded()
 
 
 def tiering_access_flush(*, now: datetime | None = None) -> int:

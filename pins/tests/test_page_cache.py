@@ -8,16 +8,19 @@ from __future__ import annotations
 import os
 import signal
 import time
+from collections import Counter
 from dataclasses import dataclass
 from typing import cast
 
 import pytest
 from django.core.cache import caches
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from accounts.services import user_follow, user_unfollow
 from accounts.tests.factories import make_user
+from boards.models import BoardPin
 from boards.services import (
     board_collaborator_add,
     board_collaborator_remove,
@@ -31,6 +34,7 @@ from pins.services import pin_delete, pin_moderate, pin_save
 from pins.tests.factories import make_pin
 from pinsite import page_cache
 from pinsite.cache_backend import ResilientRedisCache
+from pinsite.db.router import PIN_COOKIE, format_pin
 from stack.pytest_plugin import require_stack
 from stack.redis_server import RedisServer
 
@@ -304,10 +308,11 @@ def test_redis_killed_pages_come_from_the_database_and_caching_resumes(client, o
 
     os.kill(own_redis.pid, signal.SIGKILL)
     time.sleep(0.1)
-    bypasses = sum(n for (_, o), n in page_cache.counts().items() if o == "bypass")
+    outage = ("bypass", "outage_hit", "outage_miss")  # not Redis: the database or this process
+    bypasses = sum(n for (_, o), n in page_cache.counts().items() if o in outage)
     for url in urls:
         assert client.get(url).status_code == 200, url
-    assert sum(n for (_, o), n in page_cache.counts().items() if o == "bypass") > bypasses
+    assert sum(n for (_, o), n in page_cache.counts().items() if o in outage) > bypasses
     board_update(board=board, name=board.name, description="", is_secret=True)  # while down
     assert client.get(pin.get_absolute_url()).status_code == 404
     assert not _shows(client, "/", pin)
@@ -317,6 +322,50 @@ def test_redis_killed_pages_come_from_the_database_and_caching_resumes(client, o
     time.sleep(0.35)  # the backend's retry_after
     _warm(client, "/", owner.get_absolute_url())
     assert not _shows(client, "/", pin)
+
+
+def test_while_redis_is_down_pages_keep_their_ids_in_the_process_for_a_few_seconds(
+    client, own_redis, settings
+):
+    """Redis killed: a page is computed once, then served from this process's memory; a change
+    made here retires it at once, one made elsewhere (no stamp here) shows within
+    PAGE_CACHE_OUTAGE_SECONDS."""
+    settings.PAGE_CACHE_OUTAGE_SECONDS = 1
+    owner = make_user()
+    board = make_board(owner)
+    first = _pin(owner, board, title="First")
+    asset_for_later = make_ready_asset(owner)
+    os.kill(own_redis.pid, signal.SIGKILL)
+    time.sleep(0.1)
+
+    def outcomes() -> Counter:
+        total: Counter = Counter()
+        for (_kind, outcome), n in page_cache.counts().items():
+            total[outcome] += n
+        return total
+
+    before = outcomes()
+    assert _shows(client, "/", first)
+    with CaptureQueriesContext(connection) as cold:
+        assert client.get("/").status_code == 200
+    with CaptureQueriesContext(connection) as kept:
+        assert _shows(client, "/", first)
+    gained = outcomes() - before
+    assert gained["outage_hit"] >= 1 and gained["outage_miss"] >= 1, gained
+    assert len(kept) < len(cold) or gained["outage_hit"] >= 2
+
+    second = _pin(owner, board, title="Made here")  # stamps in this process: retired at once
+    assert _shows(client, "/", second)
+    # As if another process wrote it: bulk writes send no signals, so no stamp reaches this one.
+    elsewhere = Pin(owner=owner, title="Made elsewhere", media=asset_for_later)
+    Pin.objects.bulk_create([elsewhere])
+    BoardPin.objects.bulk_create([BoardPin(board=board, pin=elsewhere, position=10**9)])
+    assert not _shows(client, "/", elsewhere)  # the kept ids, for now
+    just_wrote = Client()  # a browser with a read-your-writes pin never gets the kept ids
+    just_wrote.cookies[PIN_COOKIE] = format_pin(None, time.time() + 5)
+    assert _shows(just_wrote, "/", elsewhere)
+    time.sleep(1.1)
+    assert _shows(client, "/", elsewhere)
 
 
 def test_redis_hung_through_a_change_never_serves_the_old_entry(client, own_redis):

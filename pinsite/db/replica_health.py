@@ -10,10 +10,15 @@ shows the hang that a new Django connection would meet.
 A replica is taken out of rotation (*ejected*) when its probe is refused or errors, gives no answer
 within the probe budget (``probe_budget()``), finds it no longer in recovery (it was promoted: a
 different role after a failover), or when it lags more than ``REPLICA_MAX_LAG`` seconds. Lag comes
-from WAL positions: the writer's ``pg_current_wal_insert_lsn()`` is sampled each round, and a
-replica is as far behind as the oldest sample beyond its ``pg_last_wal_replay_lsn()`` is old. It is
-measured to within one probe interval, is zero for an idle writer (nothing is missing), and never
-uses ``pg_stat_replication.replay_lag``, which misreports. A replica also leaves rotation at once
+from what the writer has committed: each round samples the writer's flushed WAL position
+(``pg_current_wal_flush_lsn()``) and the newest transaction it has finished (the ``xmax`` of its
+snapshot), and a replica is as far behind as the oldest sample it has neither replayed to
+(``pg_last_wal_replay_lsn()``) nor seen every transaction of (its own snapshot's ``xmax``) is old.
+Uncommitted WAL is not lag: a write transaction held open (a long task's row lock) has WAL that
+no replica can replay before it commits, part of it flushed up to a page boundary in the middle of
+a record, so positions alone made every replica look behind while any write transaction stayed
+open longer than the lag limit. Lag is measured to within one probe interval, is zero for an idle
+writer (nothing is missing), and never uses ``pg_stat_replication.replay_lag``, which misreports. A replica also leaves rotation at once
 when a read on it fails with a connection error in this process (``report_read_failure``). It
 rejoins after ``REJOIN_AFTER`` good probes in a row.
 
@@ -47,8 +52,15 @@ HISTORY_SAMPLES = 600
 # psycopg refuses connect timeouts under 2 s; the probe budget below is what bounds a round.
 PSYCOPG_MIN_CONNECT_TIMEOUT = 2
 ROLE_SQL = "SELECT pg_is_in_recovery()"
-WRITER_WAL_SQL = "SELECT pg_current_wal_insert_lsn()::text"
-REPLICA_WAL_SQL = "SELECT pg_last_wal_replay_lsn()::text, pg_is_wal_replay_paused()"
+# What replicas can have: streaming sends WAL once it is flushed (every commit is), and the
+# snapshot's xmax is one past the newest transaction finished (on a replica: replayed).
+WRITER_WAL_SQL = (
+    "SELECT pg_current_wal_flush_lsn()::text, txid_snapshot_xmax(txid_current_snapshot())"
+)
+REPLICA_WAL_SQL = (
+    "SELECT pg_last_wal_replay_lsn()::text, pg_is_wal_replay_paused(),"
+    " txid_snapshot_xmax(txid_current_snapshot())"
+)
 # Aurora PostgreSQL readers share the writer's storage and do not offer the WAL functions; the
 # lag it reports for the reader itself is used instead (not tried here: there is no Aurora).
 AURORA_LAG_SQL = (
@@ -82,11 +94,12 @@ class ProbeResult:
     started: float
     finished: float
     in_recovery: bool | None = None
-    lsn: int | None = None  # the writer's insert position, or the replica's replay position
+    lsn: int | None = None  # the writer's flushed position, or the replica's replay position
     replay_paused: bool | None = None
     reported_lag: float | None = None  # seconds, where the server reports its own lag (Aurora)
     source: str = WAL
     error: str = ""
+    xmax: int | None = None  # one past the newest transaction finished (replayed, on a replica)
 
 
 @dataclass
@@ -172,7 +185,8 @@ class ReplicaHealth:
         self.writer_error = ""
         self.writer_in_recovery: bool | None = None
         self.writer_source = WAL  # NO_LAG once the writer turned out to have no WAL functions
-        self._history: deque[tuple[float, int]] = deque(maxlen=HISTORY_SAMPLES)
+        # (when, flushed position, snapshot xmax) of the writer, one per round.
+        self._history: deque[tuple[float, int, int | None]] = deque(maxlen=HISTORY_SAMPLES)
         self._lock = threading.Lock()  # guards states and rotation updates
         self._in_flight: set[str] = set()
         self._in_flight_lock = threading.Lock()
@@ -322,7 +336,7 @@ class ReplicaHealth:
         if writer is not None and not writer.error:
             self.writer_source = writer.source
         if writer is not None and not writer.error and writer.lsn is not None:
-            self._history.append((writer.finished, writer.lsn))
+            self._history.append((writer.finished, writer.lsn, writer.xmax))
             self.writer_lsn = writer.lsn
         self.writer_error = (
             ""
@@ -360,7 +374,9 @@ class ReplicaHealth:
                     state.lag_seconds, state.lag_bytes = round(result.reported_lag, 3), None
                 elif writer_known and result.lsn is not None:
                     state.lag_bytes = max(0, (self.writer_lsn or 0) - result.lsn)
-                    state.lag_seconds = round(self._lag_seconds(result.lsn, result.finished), 3)
+                    state.lag_seconds = round(
+                        self._lag_seconds(result.lsn, result.xmax, result.finished), 3
+                    )
                 if state.lag_seconds is not None and state.lag_seconds > max_lag:
                     self._mark(state, f"lagging {state.lag_seconds:g} s (max {max_lag:g} s)")
                     continue
@@ -389,10 +405,14 @@ class ReplicaHealth:
         state.known = True
         state.reason = reason
 
-    def _lag_seconds(self, replay_lsn: int, now: float) -> float:
-        """Age of the oldest writer sample the replica has not replayed (0 if none)."""
-        for sampled_at, lsn in self._history:
-            if lsn > replay_lsn:
+    def _lag_seconds(self, replay_lsn: int, replay_xmax: int | None, now: float) -> float:
+        """Age of the oldest writer sample the replica lacks (0 if none). A sample is had when
+        the replica replayed past its position, or has seen every transaction it had finished
+        (the position may sit inside a record of a transaction still open, which no replica can
+        replay until more WAL is flushed)."""
+        for sampled_at, lsn, xmax in self._history:
+            finished_seen = xmax is not None and replay_xmax is not None and replay_xmax >= xmax
+            if lsn > replay_lsn and not finished_seen:
                 return max(0.0, now - sampled_at)
         return 0.0
 
@@ -454,7 +474,7 @@ class ReplicaHealth:
             "writer": {
                 "reads": counters.reads.get(WRITER, 0),
                 "reads_by_reason": dict(sorted(counters.writer_reasons.items())),
-                "insert_lsn": int_to_lsn(self.writer_lsn),
+                "flush_lsn": int_to_lsn(self.writer_lsn),
                 "in_recovery": self.writer_in_recovery,
                 "probe_error": self.writer_error,
             },
@@ -554,12 +574,12 @@ def _writer_position(conn, source: str) -> dict:
     if source == NO_LAG:
         return {"source": NO_LAG}
     try:
-        (lsn,) = conn.execute(WRITER_WAL_SQL).fetchone()
+        lsn, xmax = conn.execute(WRITER_WAL_SQL).fetchone()
     except psycopg.OperationalError:  # a timeout or a lost connection is the probe's failure
         raise
     except psycopg.DatabaseError:  # no such function here (Aurora): stop asking
         return {"source": NO_LAG}
-    return {"lsn": lsn_to_int(lsn), "source": WAL}
+    return {"lsn": lsn_to_int(lsn), "xmax": xmax, "source": WAL}
 
 
 def _replica_position(conn, source: str) -> dict:
@@ -567,13 +587,13 @@ def _replica_position(conn, source: str) -> dict:
 
     if source == WAL:
         try:
-            lsn, paused = conn.execute(REPLICA_WAL_SQL).fetchone()
+            lsn, paused, xmax = conn.execute(REPLICA_WAL_SQL).fetchone()
         except psycopg.OperationalError:
             raise
         except psycopg.DatabaseError:
             source = AURORA
         else:
-            return {"lsn": lsn_to_int(lsn), "replay_paused": paused, "source": WAL}
+            return {"lsn": lsn_to_int(lsn), "replay_paused": paused, "xmax": xmax, "source": WAL}
     if source == AURORA:
         try:
             row = conn.execute(AURORA_LAG_SQL).fetchone()

@@ -550,6 +550,36 @@ def test_pin_cookies_that_are_expired_forged_or_garbage_are_ignored_or_cut(setti
     assert pinned(format_pin(None, now + 2))[0] is None
 
 
+def test_lag_counts_finished_transactions_not_a_position_inside_an_open_one(settings):
+    """Pure bookkeeping: a writer position the replica cannot reach (inside a record of a
+    transaction still open) is no lag while the replica has every finished transaction; a
+    transaction finished on the writer and not on the replica is."""
+    settings.REPLICA_MAX_LAG = 1.0
+    settings.REPLICA_WEIGHTS = {}
+    health = replica_health.ReplicaHealth(["replica_1"])
+    t0 = time.monotonic()
+
+    def round_at(at: float, writer: tuple[int, int], replica: tuple[int, int]) -> None:
+        results = {
+            "default": replica_health.ProbeResult(
+                "default", at, at, False, writer[0], xmax=writer[1]
+            ),
+            "replica_1": replica_health.ProbeResult(
+                "replica_1", at, at, True, replica[0], xmax=replica[1]
+            ),
+        }
+        health._apply(results, ["default", "replica_1"], [], 1.0)
+
+    for step in range(5):  # an open transaction: position 2000 never replayed, xmax unchanged
+        round_at(t0 + step, (2000, 700), (1990, 700))
+    assert health.states["replica_1"].lag_seconds == 0
+    assert health.rotation.aliases == ("replica_1",)
+    round_at(t0 + 5, (2100, 701), (1990, 700))  # a commit the replica has not replayed
+    round_at(t0 + 6.5, (2100, 701), (1990, 700))
+    assert health.states["replica_1"].lag_seconds == 1.5
+    assert health.rotation.aliases == ()
+
+
 def test_the_rotation_follows_probe_results(settings):
     """Pure bookkeeping, fed probe results by hand: WAL-dated lag, reported lag, role, rejoin."""
     settings.REPLICA_MAX_LAG = 1.0
@@ -740,6 +770,49 @@ def test_a_replica_with_paused_replay_leaves_the_rotation_past_max_lag(feed, rou
             assert routing.states["replica_1"].lag_bytes > 0
         wait_for(lambda: "replica_1" in rotation(), 5, "replica_1 rejoined after resume")
     assert load.result().failures == []
+
+
+@contextlib.contextmanager
+def write_transaction_open() -> Iterator[psycopg.Connection]:
+    """A write transaction on its own connection, left open with WAL written (rows inserted,
+    not committed) until the block ends, then rolled back."""
+    params = connections["default"].settings_dict
+    conn = psycopg.connect(
+        host=params["HOST"], port=params["PORT"], user=params["USER"], dbname=params["NAME"]
+    )
+    table = f"open_write_{uuid.uuid4().hex[:8]}"
+    try:
+        conn.execute(f"CREATE TABLE {table} (n integer)")
+        conn.commit()
+        conn.execute(f"INSERT INTO {table} SELECT generate_series(1, 200)")
+        yield conn
+    finally:
+        conn.rollback()
+        conn.execute(f"DROP TABLE IF EXISTS {table}")
+        conn.commit()
+        conn.close()
+
+
+@ROUTED
+def test_an_open_write_transaction_keeps_the_readers_in_rotation(feed, routing, settings):
+    """Uncommitted WAL is not lag: readers replay what the writer has flushed, and a transaction
+    held open (its rows inserted, not committed) for several times the lag limit ejects nobody.
+    Real lag meanwhile (replay paused on one reader, commits on the writer) still ejects it."""
+    settings.REPLICA_MAX_LAG = 0.5
+    seen: set[tuple[str, ...]] = set()
+    with write_transaction_open():
+        deadline = time.monotonic() + 4 * settings.REPLICA_MAX_LAG + 1
+        while time.monotonic() < deadline:
+            seen.add(rotation())
+            time.sleep(0.02)
+        assert seen == {REPLICAS}, (seen, routing.report())
+        assert all(routing.states[alias].lag_seconds == 0 for alias in REPLICAS)
+
+        with writes_every(0.05), replay_paused("replica_1"):
+            wait_for(lambda: "replica_1" not in rotation(), 3, "lagging replica ejected")
+            assert routing.states["replica_1"].reason.startswith("lagging")
+            assert "replica_2" in rotation()
+    wait_for(lambda: rotation() == REPLICAS, 5, "replica_1 rejoined after resume")
 
 
 @ROUTED

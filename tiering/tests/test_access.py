@@ -114,12 +114,14 @@ def test_after_redis_hangs_it_is_not_asked_again_for_a_while(services, monkeypat
                 return pipeline(**options)
 
             monkeypatch.setattr(client, "pipeline", counted)
-            monkeypatch.setattr(access, "_down_until", 0.0)
+            access.redis_breaker().reset()
             for _ in range(3):
                 access.record([1])
             assert len(asked) == 1
-            monkeypatch.setattr(access, "_down_until", 0.0)  # the back-off has run out
+            assert access.redis_breaker().state == "open"
+            access.redis_breaker()._open_until = 0.0  # the interval has run out: one probe
             access.record([1])
+            access.record([1])  # the probe fails (the socket still never answers): open again
             assert len(asked) == 2
     finally:
         hung.close()
