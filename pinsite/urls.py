@@ -13,3 +13,6 @@ urlpatterns = [
     path("metrics", health.metrics, name="metrics"),
     path("admin/", admin.site.urls),
 ]
+
+# A database that is not answering gets a calm 503 (pinsite/errors.py); anything else the 500 page.
+handler500 = "pinsite.errors.server_error"
