@@ -65,7 +65,7 @@ FAULTS = (
     "s3_killed",  # last: the S3 server keeps objects in memory, so it comes back empty
 )
 GUNICORN = ["--worker-class", "gthread", "--workers", "2", "--threads", "4", "--timeout", "30"]
-DEMO_LOGIN = ("demo", "pinsite-demo")  # seed_demo's published demo account
+DEMO_PASSWORD = "drill-demo"  # noqa: S105 - the drill's throwaway stack; given to seed_demo
 
 
 def _log(message: str) -> None:
@@ -200,6 +200,7 @@ class Drill:
             DJANGO_SETTINGS_MODULE="pinsite.settings",
             DJANGO_DEBUG="false",
             PINSITE_VAR_DIR=str(self.root / "var"),
+            DEMO_PASSWORD=DEMO_PASSWORD,
             LOG_LEVEL="WARNING",
         )
         self.env = env
@@ -315,7 +316,7 @@ class Drill:
                 self.stop.wait(0.1)
                 continue
             if not session.signed_in:
-                session.sign_in(*DEMO_LOGIN)
+                session.sign_in("demo", DEMO_PASSWORD)
             if session.signed_in:
                 self.journal.upload(session.upload(began))
             self.stop.wait(max(0.0, UPLOAD_EVERY - (time.monotonic() - began)))

@@ -45,6 +45,13 @@ def _pick_port() -> int:
     raise SystemExit(f"no free port in {wanted}-{wanted + 49}; set PORT")
 
 
+def _demo_password(var_dir: Path) -> str:
+    """What seed_demo set (DEMO_PASSWORD, else the one it made once in var/demo_password)."""
+    if password := os.environ.get("DEMO_PASSWORD", ""):
+        return password
+    return (var_dir / "demo_password").read_text().strip()
+
+
 def _manage(*args: str) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=REPO, check=True)
 
@@ -95,7 +102,8 @@ def main() -> int:
         _manage("collectstatic", "--noinput", "-v", "0")
     _manage("seed_demo", "--inline", "--crowd", "300")
     port = _pick_port()
-    log_dir = Path(os.environ.get("PINSITE_VAR_DIR") or REPO / "var") / "log"
+    var_dir = Path(os.environ.get("PINSITE_VAR_DIR") or REPO / "var")
+    log_dir = var_dir / "log"
     log_dir.mkdir(parents=True, exist_ok=True)
 
     worker = _spawn(
@@ -176,7 +184,8 @@ def main() -> int:
 
     print(
         f"\npinsite is running at {url}  (ready in {time.monotonic() - started:.1f} s)\n"
-        f"  demo login: demo / pinsite-demo  (also staff: {url}admin/)\n"
+        f"  demo login: demo / {_demo_password(var_dir)}  (also staff: {url}admin/;"
+        f" kept in {var_dir / 'demo_password'})\n"
         f"  task worker log: {log_dir / 'worker.log'}\n"
         + (
             "  debug mode: Django's debug page, reload on code changes (never expose this)\n"

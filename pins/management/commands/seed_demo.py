@@ -6,6 +6,8 @@ Idempotent: running it again adds only what is missing. Refuses to run in produc
 from __future__ import annotations
 
 import json
+import os
+import secrets
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -20,7 +22,27 @@ from pins import services
 from pins.models import Pin
 
 DEMO_DIR = settings.BASE_DIR / "demo"
-DEMO_PASSWORD = "pinsite-demo"  # noqa: S105 - a published demo login, refused in production
+# The demo people's password: DEMO_PASSWORD when set, else one made once and kept in
+# var/demo_password (0600), so a site started with `make run` and reachable by others has no
+# published staff login. Demo accounts made with the old published password get the kept one.
+OLD_PUBLISHED_PASSWORD = "pinsite-demo"  # noqa: S105 - only compared against, never set
+
+
+def demo_password() -> str:
+    if password := os.environ.get("DEMO_PASSWORD", ""):
+        return password
+    path = settings.VAR_DIR / "demo_password"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path.read_text().strip()
+    with os.fdopen(descriptor, "w") as file:
+        password = secrets.token_urlsafe(12)
+        file.write(password + "\n")
+    return password
+
+
 PACKAGE_URL = "https://packages.debian.org/bookworm/{package}"
 
 
@@ -47,6 +69,7 @@ class Command(BaseCommand):
             raise CommandError(
                 "seed_demo creates accounts with a published password; not in production."
             )
+        self.password = demo_password()
         manifest = json.loads((DEMO_DIR / "photos.json").read_text())
 
         people = {entry["username"]: self._user(entry) for entry in manifest["users"]}
@@ -85,7 +108,7 @@ class Command(BaseCommand):
 
         self.stdout.write(
             f"Demo content ready: {len(people)} people, {len(boards)} boards, "
-            f"{len(pins_by_file)} photos ({created} new). Log in as demo / {DEMO_PASSWORD}."
+            f"{len(pins_by_file)} photos ({created} new). Log in as demo / {self.password}."
         )
 
     def _crowd(self, count: int, originals: list[Pin]) -> None:
@@ -111,11 +134,16 @@ class Command(BaseCommand):
             user = user_create(
                 username=entry["username"],
                 email=f"{entry['username']}@example.com",
-                password=DEMO_PASSWORD,
+                password=self.password,
                 display_name=entry["display_name"],
             )
             user.profile.bio = entry["bio"]
             user.profile.save(update_fields=["bio"])
+        elif (
+            user.check_password(OLD_PUBLISHED_PASSWORD) and self.password != OLD_PUBLISHED_PASSWORD
+        ):
+            user.set_password(self.password)
+            user.save(update_fields=["password"])
         if entry["username"] == "demo" and not user.is_superuser:
             # The demo login doubles as the staff login, so the admin can be tried at once.
             user.is_staff = user.is_superuser = True
