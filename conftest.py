@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import subprocess
 import sys
@@ -43,6 +44,18 @@ def _access_counts_not_backing_off():
     access._down_until = 0.0
     yield
     access._down_until = 0.0
+
+
+@pytest.fixture(autouse=True)
+def _rate_limits_counted_afresh():
+    """Each test starts with fresh rate-limit counts (they live in Redis across the session)."""
+    from pinsite import ratelimit
+
+    ratelimit.namespace = f"rl-test-{next(_test_numbers)}-{os.getpid()}"
+    yield
+
+
+_test_numbers = itertools.count()
 
 
 @pytest.fixture

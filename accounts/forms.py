@@ -71,7 +71,19 @@ class ProfileForm(forms.ModelForm):
 
 
 class LoginForm(AuthenticationForm):
-    """Log in with the name as typed at sign-up: "Alice" and its full-width form are "alice"."""
+    """Log in with the name as typed at sign-up: "Alice" and its full-width form are "alice".
+
+    ``lockout``: the message to refuse with, without checking the password, while the account or
+    the address is locked for too many wrong passwords (``accounts.views.LoginView``)."""
+
+    def __init__(self, request=None, *args, lockout: str = "", **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.lockout = lockout
+
+    def clean(self) -> dict[str, Any]:
+        if self.lockout:
+            raise forms.ValidationError(self.lockout, code="locked")
+        return super().clean()
 
     def clean_username(self) -> str:
         typed = self.cleaned_data["username"]

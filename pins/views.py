@@ -31,6 +31,7 @@ from pins.grid import (
 )
 from pins.models import Pin
 from pinsite.form_errors import form_add_service_errors
+from pinsite.ratelimit import rate_limited
 from pinsite.search import search_words
 
 logger = logging.getLogger(__name__)
@@ -115,6 +116,7 @@ def pin_save(request: SignedInRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@rate_limited("report", message="You have sent many reports in a short time; try again in {wait}.")
 def pin_report(request: SignedInRequest, pk: int) -> HttpResponse:
     pin = _pin_or_404(request, pk)
     form = PinReportForm(request.POST)
@@ -228,6 +230,11 @@ def media_status(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"pins": result})
 
 
+@rate_limited(
+    "search",
+    methods=("GET", "HEAD"),
+    message="Too many searches in a short time; try again in {wait}.",
+)
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     try:
