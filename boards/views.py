@@ -19,6 +19,7 @@ from boards.selectors import board_get_visible
 from pins.grid import PAGE_SIZE, broken_cursor, render_grid_page
 from pins.selectors import pin_page_for_board
 from pinsite.form_errors import form_add_service_errors
+from pinsite.ids import id_parse
 
 
 def _visible_board(request: HttpRequest, username: str, slug: str) -> Board:
@@ -168,9 +169,11 @@ def board_reorder(request: SignedInRequest, username: str, slug: str) -> HttpRes
         )
         if not isinstance(data, dict):
             raise ValueError("the body is not an object")
-        pin_id = int(data.get("pin", ""))  # missing: int("") is a ValueError
+        pin_id = id_parse(data.get("pin"))
         before = data.get("before")
-        before_id = int(before) if before is not None and before != "" else None
+        before_id = id_parse(before) if before is not None and before != "" else None
+        if pin_id is None or (before_id is None and before not in (None, "")):
+            raise ValueError("not a pin id")
         placement = services.board_pin_move(board=board, pin_id=pin_id, before_id=before_id)
     except (TypeError, ValueError):
         return JsonResponse(

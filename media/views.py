@@ -14,6 +14,7 @@ from media import services, storage
 from media.forms import PinUploadForm
 from media.models import MediaAsset
 from pins import selectors
+from pinsite.ids import id_parse
 from pinsite.ratelimit import rate_limited
 
 logger = logging.getLogger(__name__)
@@ -91,9 +92,8 @@ def pin_upload_start(request: HttpRequest) -> JsonResponse:
 @upload_limited
 def pin_upload_confirm(request: HttpRequest) -> JsonResponse:
     """Direct upload, step 2: the browser says the file is in S3; the server checks it."""
-    try:
-        upload_id = int(request.POST.get("upload", ""))
-    except ValueError:
+    upload_id = id_parse(request.POST.get("upload"))
+    if upload_id is None:
         return JsonResponse({"error": "Say which upload is done."}, status=400)
     try:
         asset = services.upload_confirm(owner=request.user, upload_id=upload_id)

@@ -7,13 +7,14 @@ from django import forms
 from boards.models import Board
 from boards.selectors import board_list_pinnable, board_pinnable
 from pins.models import Pin, PinReport
+from pinsite.ids import IdField
 
 
 class PinDetailsForm(forms.Form):
     """What a person says about one uploaded image before it is published."""
 
-    asset = forms.IntegerField(widget=forms.HiddenInput)
-    board = forms.IntegerField(error_messages={"required": "Choose a board for this pin."})
+    asset = IdField(widget=forms.HiddenInput)
+    board = IdField(error_messages={"required": "Choose a board for this pin."})
     title = forms.CharField(max_length=Pin._meta.get_field("title").max_length, required=False)
     description = forms.CharField(
         max_length=Pin._meta.get_field("description").max_length,
