@@ -8,6 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.models import Profile, User
 from accounts.usernames import username_normalize, username_validate
+from pinsite.bidi import bidi_controls_guard
 
 
 class SignUpForm(forms.Form):
@@ -68,6 +69,10 @@ class ProfileForm(forms.ModelForm):
     class Meta:
         model = Profile
         fields = ["display_name", "bio", "website"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bidi_controls_guard(self, ["display_name", "bio"])
 
 
 class LoginForm(AuthenticationForm):

@@ -8,12 +8,14 @@ from django.db import IntegrityError, transaction
 from accounts.models import Profile, User, UserFollow
 from accounts.usernames import username_normalize, username_validate
 from media.services import media_asset_create, media_asset_release
+from pinsite.bidi import bidi_controls_check
 
 
 def user_create(
     *, username: str, email: str = "", password: str | None = None, display_name: str = ""
 ) -> User:
     """Create a person with their profile. Raises ValidationError for a taken or refused name."""
+    bidi_controls_check(display_name=display_name)
     name = username_normalize(username)
     username_validate(name)
     user = User(username=name, email=email.strip().lower())
@@ -33,6 +35,7 @@ def profile_update(
 ) -> Profile:
     """Update ``user``'s profile; a new avatar replaces the old one, which is released if unused."""
     fields = {"display_name": display_name.strip(), "bio": bio.strip(), "website": website.strip()}
+    bidi_controls_check(display_name=display_name, bio=bio)
     profile, _ = Profile.objects.get_or_create(user=user)
     # Check the words before storing any bytes: a refused edit must leave no unreferenced avatar.
     for name, value in fields.items():

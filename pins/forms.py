@@ -7,6 +7,7 @@ from django import forms
 from boards.models import Board
 from boards.selectors import board_list_pinnable, board_pinnable
 from pins.models import Pin, PinReport
+from pinsite.bidi import bidi_controls_guard
 from pinsite.ids import IdField
 
 
@@ -35,6 +36,10 @@ class PinDetailsForm(forms.Form):
         error_messages={"invalid": "Enter a web address starting with http:// or https://."},
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bidi_controls_guard(self, ["title", "description", "alt_text"])
+
 
 class PinSaveForm(forms.Form):
     """Save to one of my boards, or name a new board to create in place."""
@@ -47,6 +52,7 @@ class PinSaveForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        bidi_controls_guard(self, ["new_board_name"])
         field = cast(forms.ModelChoiceField, self.fields["board"])
         if self.is_bound:  # what a submitted choice is checked against
             field.queryset = board_pinnable(user=user)
