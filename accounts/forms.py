@@ -32,12 +32,8 @@ class SignUpForm(forms.Form):
         return name
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(
-                "An account already uses this address. Log in or reset your password.", code="taken"
-            )
-        return email
+        # Whether the address has an account is not said here: see accounts.services.user_sign_up.
+        return self.cleaned_data["email"].strip().lower()
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()

@@ -97,10 +97,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.user_create(
+            user = services.user_sign_up(
                 username=form.cleaned_data["username"],
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password"],
+                site_url=request.build_absolute_uri("/"),
             )
         except ValidationError as error:
             form.add_error(None, error)

@@ -556,3 +556,6 @@ RATE_LIMITS = {
 }
 # The request header (Django's META name) a proxy in front sets to the client's address.
 RATE_LIMIT_CLIENT_IP_HEADER = env_str("RATE_LIMIT_CLIENT_IP_HEADER")
+# Seconds an SMTP connection may take to connect or answer (sign-up and password-reset mails are
+# sent during the request).
+EMAIL_TIMEOUT = env_seconds("EMAIL_TIMEOUT", 10)
