@@ -2,6 +2,9 @@ from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
 from accounts import views
+from pinsite.ids import converters_register
+
+converters_register()
 
 app_name = "accounts"
 urlpatterns = [
@@ -38,6 +41,6 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("accounts/profile/", views.profile_edit, name="profile_edit"),
-    path("people/<str:username>/", views.profile, name="profile"),
-    path("people/<str:username>/follow/", views.follow, name="follow"),
+    path("people/<name:username>/", views.profile, name="profile"),
+    path("people/<name:username>/follow/", views.follow, name="follow"),
 ]

@@ -81,3 +81,7 @@ class PinReportForm(forms.Form):
     detail = forms.CharField(
         max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Details"
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bidi_controls_guard(self, ["detail"])

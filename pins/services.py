@@ -109,6 +109,7 @@ def pin_save(*, user, pin: Pin, board: Board) -> Pin:
 
 def pin_report_create(*, pin: Pin, reporter, reason: str, detail: str = "") -> PinReport:
     """File a report for the staff queue; a second open report by the same person updates the first."""
+    bidi_controls_check(detail=detail)
     report, created = PinReport.objects.get_or_create(
         pin=pin,
         reporter=reporter,

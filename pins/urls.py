@@ -1,9 +1,9 @@
-from django.urls import path, register_converter
+from django.urls import path
 
 from pins import views
-from pinsite.ids import IdConverter
+from pinsite.ids import converters_register
 
-register_converter(IdConverter, "id")
+converters_register()
 
 app_name = "pins"
 urlpatterns = [

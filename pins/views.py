@@ -126,7 +126,10 @@ def pin_report(request: SignedInRequest, pk: int) -> HttpResponse:
     pin = _pin_or_404(request, pk)
     form = PinReportForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a reason for the report.")
+        if "reason" in form.errors:
+            messages.error(request, "Choose a reason for the report.")
+        else:
+            messages.error(request, " ".join(str(error) for error in form.errors["detail"]))
         return redirect(pin)
     services.pin_report_create(
         pin=pin,

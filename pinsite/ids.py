@@ -1,14 +1,18 @@
-"""Row ids read from URLs, query strings and forms: 1 to 2**63-1, written in ASCII digits.
+"""Row ids read from URLs, query strings and forms: 1 to 2**63-1, written in ASCII digits; and
+the names in paths (usernames, board slugs), which never hold a NUL.
 
 Every id column is a 64-bit integer, so a larger number can name no row; handed to the database it
 overflows (SQLite and PostgreSQL both raise), and Python's ``int()`` and ``str.isdigit()`` accept
 digits a person never types for an id (``"²"``, ``"١٢"``, ``" 12 "``). So ids are parsed here once:
 
-- in paths, the ``<id:pk>`` converter (registered by ``pins.urls``): anything else does not match
+- in paths, the ``<id:pk>`` converter (``converters_register``): anything else does not match
   the route, which is a 404;
 - in query values and JSON bodies, ``id_parse`` / ``ids_parse``: ``None`` or ``ValueError`` for the
   view to answer 400 (or ignore the value);
 - in forms, ``IdField``: "Choose one of the listed items." as the form error.
+
+A name in a path (``<name:username>``, ``<name:slug>``) is any text without "/" or NUL: no
+database text can hold a NUL (PostgreSQL refuses the query outright), so such a path is a 404.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import re
 from typing import Any
 
 from django import forms
+from django.urls import register_converter
+from django.urls.converters import get_converters
 
 MAX_ID = 2**63 - 1
 _DIGITS = re.compile(r"[0-9]{1,19}")
@@ -59,6 +65,27 @@ class IdConverter:
 
     def to_url(self, value: int) -> str:
         return str(value)
+
+
+class NameConverter:
+    """Path converter ``<name:name>``: like ``<str:...>`` but never a NUL (no row has one)."""
+
+    regex = "[^/\x00]+"
+
+    def to_python(self, value: str) -> str:
+        return value
+
+    def to_url(self, value: str) -> str:
+        return value
+
+
+def converters_register() -> None:
+    """Make ``<id:...>`` and ``<name:...>`` known to URL patterns (each app's urls calls this
+    before its patterns; registering twice is harmless)."""
+    known = get_converters()
+    for name, converter in (("id", IdConverter), ("name", NameConverter)):
+        if name not in known:
+            register_converter(converter, name)
 
 
 class IdField(forms.IntegerField):
