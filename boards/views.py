@@ -131,6 +131,10 @@ def board_follow(request: SignedInRequest, username: str, slug: str) -> HttpResp
 @require_POST
 def board_members(request: SignedInRequest, username: str, slug: str) -> HttpResponse:
     board = _visible_board(request, username, slug)
+    if board.owner_id != request.user.pk and not board.viewer_is_member:
+        # Members are the owner's and collaborators' business (the service says who may do
+        # what); anyone else gets the 404 of a board that does not exist.
+        raise Http404("No such board")
     form = CollaboratorForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give the username of the person to invite.")
