@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import subprocess
 import sys
@@ -45,6 +46,18 @@ def _breakers_closed():
     yield
     for item in all_breakers():
         item.reset()
+
+
+@pytest.fixture(autouse=True)
+def _rate_limits_counted_afresh():
+    """Each test starts with fresh rate-limit counts (they live in Redis across the session)."""
+    from pinsite import ratelimit
+
+    ratelimit.namespace = f"rl-test-{next(_test_numbers)}-{os.getpid()}"
+    yield
+
+
+_test_numbers = itertools.count()
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from django.contrib.auth.forms import AuthenticationForm
 
 from accounts.models import Profile, User
 from accounts.usernames import username_normalize, username_validate
+from pinsite.bidi import bidi_controls_guard
 
 
 class SignUpForm(forms.Form):
@@ -31,12 +32,8 @@ class SignUpForm(forms.Form):
         return name
 
     def clean_email(self) -> str:
-        email = self.cleaned_data["email"].strip().lower()
-        if User.objects.filter(email__iexact=email).exists():
-            raise forms.ValidationError(
-                "An account already uses this address. Log in or reset your password.", code="taken"
-            )
-        return email
+        # Whether the address has an account is not said here: see accounts.services.user_sign_up.
+        return self.cleaned_data["email"].strip().lower()
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -69,9 +66,25 @@ class ProfileForm(forms.ModelForm):
         model = Profile
         fields = ["display_name", "bio", "website"]
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bidi_controls_guard(self, ["display_name", "bio"])
+
 
 class LoginForm(AuthenticationForm):
-    """Log in with the name as typed at sign-up: "Alice" and its full-width form are "alice"."""
+    """Log in with the name as typed at sign-up: "Alice" and its full-width form are "alice".
+
+    ``lockout``: the message to refuse with, without checking the password, while the account or
+    the address is locked for too many wrong passwords (``accounts.views.LoginView``)."""
+
+    def __init__(self, request=None, *args, lockout: str = "", **kwargs):
+        super().__init__(request, *args, **kwargs)
+        self.lockout = lockout
+
+    def clean(self) -> dict[str, Any]:
+        if self.lockout:
+            raise forms.ValidationError(self.lockout, code="locked")
+        return super().clean()
 
     def clean_username(self) -> str:
         typed = self.cleaned_data["username"]

@@ -3,7 +3,9 @@ from django.urls import path, reverse_lazy
 from django.views.decorators.http import require_http_methods, require_safe
 
 from accounts import views
-from accounts.forms import LoginForm
+from pinsite.ids import converters_register
+
+converters_register()
 
 # Django's auth views run their own checks (signed in already, a reset link) before the method's:
 # refuse other methods first.
@@ -14,18 +16,14 @@ urlpatterns = [
     path("accounts/signup/", views.signup, name="signup"),
     path(
         "accounts/login/",
-        form_methods(
-            auth_views.LoginView.as_view(
-                redirect_authenticated_user=True, authentication_form=LoginForm
-            )
-        ),
+        form_methods(views.LoginView.as_view()),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "accounts/password-reset/",
         form_methods(
-            auth_views.PasswordResetView.as_view(
+            views.PasswordResetView.as_view(
                 success_url=reverse_lazy("accounts:password_reset_done"),
                 email_template_name="registration/password_reset_email.txt",
             )
@@ -52,6 +50,6 @@ urlpatterns = [
         name="password_reset_complete",
     ),
     path("accounts/profile/", views.profile_edit, name="profile_edit"),
-    path("people/<str:username>/", views.profile, name="profile"),
-    path("people/<str:username>/follow/", views.follow, name="follow"),
+    path("people/<name:username>/", views.profile, name="profile"),
+    path("people/<name:username>/follow/", views.follow, name="follow"),
 ]

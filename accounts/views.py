@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.db.models import Count, Exists, OuterRef, Subquery, Value, prefetch_related_objects
@@ -11,29 +12,97 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST, require_safe
 
 from accounts import services
-from accounts.forms import ProfileForm, SignUpForm
+from accounts.forms import LoginForm, ProfileForm, SignUpForm
 from accounts.http import SignedInRequest
 from accounts.models import User, UserFollow
+from accounts.usernames import username_normalize
 from boards.selectors import board_list_for_owner
 from media.selectors import media_asset_thumbnail_url
 from pins.grid import PAGE_SIZE, broken_cursor, render_grid_page
 from pins.selectors import pin_page_for_owner
+from pinsite import ratelimit
 from pinsite.db.compiled import shape
 
 PROFILE_BOARDS = 48  # boards listed on a profile before "Show all boards"
 
 
+class LoginView(auth_views.LoginView):
+    """Django's log-in with a lockout: after ``RATE_LIMITS["login_account"]`` wrong passwords for
+    one account, or ``["login_ip"]`` from one address, log-in is refused with "Too many attempts;
+    try again in N minutes" (429) until the window ends, whatever password is given; the password
+    is then not even checked. See ``pinsite.ratelimit`` for what happens when the cache is down."""
+
+    redirect_authenticated_user = True
+    authentication_form = LoginForm
+
+    def _keys(self) -> dict[str, str]:
+        typed = self.request.POST.get("username", "")[:150]
+        return {
+            "login_account": username_normalize(typed),
+            "login_ip": ratelimit.client_ip(self.request),
+        }
+
+    def get_form_kwargs(self):
+        kwargs = super().get_form_kwargs()
+        self.locked = None
+        if self.request.method == "POST":
+            for name, key in self._keys().items():
+                verdict = ratelimit.check(name, key)
+                if not verdict.allowed:
+                    self.locked = verdict
+                    kwargs["lockout"] = ratelimit.lockout_message(verdict)
+                    break
+        return kwargs
+
+    def form_invalid(self, form):
+        response = super().form_invalid(form)
+        if self.locked is not None:
+            response.status_code = 429
+            response["Retry-After"] = str(self.locked.retry_after)
+        else:
+            for name, key in self._keys().items():
+                ratelimit.hit(name, key)
+        return response
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's password reset (the same answer whether or not the address has an account), at
+    most ``RATE_LIMITS["password_reset_email"]`` mails to one address and
+    ``["password_reset_ip"]`` requests from one client per window."""
+
+    def post(self, request, *args, **kwargs):
+        email = request.POST.get("email", "").strip().lower()[:254]
+        for name, key in (
+            ("password_reset_ip", ratelimit.client_ip(request)),
+            ("password_reset_email", email),
+        ):
+            verdict = ratelimit.hit(name, key)
+            if not verdict.allowed:
+                return ratelimit.too_many(
+                    request,
+                    verdict,
+                    message="Too many password reset requests; try again in {wait}.",
+                )
+        return super().post(request, *args, **kwargs)
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
+@ratelimit.rate_limited(
+    "signup_ip",
+    ratelimit.client_ip,
+    message="Too many sign-ups from your network; try again in {wait}.",
+)
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("pins:home")
     form = SignUpForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            user = services.user_create(
+            user = services.user_sign_up(
                 username=form.cleaned_data["username"],
                 email=form.cleaned_data["email"],
                 password=form.cleaned_data["password"],
+                site_url=request.build_absolute_uri("/"),
             )
         except ValidationError as error:
             form.add_error(None, error)

@@ -6,3 +6,5 @@ from pinsite.settings import MIDDLEWARE
 
 ROOT_URLCONF = "bench.naive_urls"
 MIDDLEWARE = ["bench.query_count.QueryCountMiddleware", *MIDDLEWARE]
+# The load generator is one client making thousands of searches a minute: no rate limits here.
+RATE_LIMITS_ENABLED = False

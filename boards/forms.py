@@ -1,6 +1,7 @@
 from django import forms
 
 from boards.models import Board
+from pinsite.bidi import bidi_controls_guard
 
 
 class BoardForm(forms.ModelForm):
@@ -10,6 +11,10 @@ class BoardForm(forms.ModelForm):
         labels = {"is_secret": "Keep this board secret"}
         help_texts = {"is_secret": "Only you and the people you invite will see it and its pins."}
         widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bidi_controls_guard(self, ["name", "description"])
 
 
 class CollaboratorForm(forms.Form):

@@ -10,6 +10,7 @@ from django.utils.text import slugify
 from boards.models import POSITION_GAP, Board, BoardCollaborator, BoardFollow, BoardPin
 from boards.signals import board_deleting
 from pinsite import page_cache
+from pinsite.bidi import bidi_controls_check
 
 
 def _slug_free(*, owner, name: str) -> str:
@@ -32,7 +33,9 @@ def _name_free(*, owner, name: str, exclude_pk: int | None = None) -> None:
 
 
 def board_create(*, owner, name: str, description: str = "", is_secret: bool = False) -> Board:
-    """Create a board. Raises ValidationError if ``owner`` already has a board of that name."""
+    """Create a board. Raises ValidationError if ``owner`` already has a board of that name, or
+    for a text-direction control in the name or description."""
+    bidi_controls_check(name=name, description=description)
     _name_free(owner=owner, name=name.strip())
     board = Board(
         owner=owner,
@@ -60,7 +63,9 @@ def board_pin_add(*, board: Board, pin, added_by) -> BoardPin:
 
 
 def board_update(*, board: Board, name: str, description: str, is_secret: bool) -> Board:
-    """Rename or re-describe a board, or change its secrecy. ValidationError for a taken name."""
+    """Rename or re-describe a board, or change its secrecy. ValidationError for a taken name
+    or a text-direction control."""
+    bidi_controls_check(name=name, description=description)
     name = name.strip()
     _name_free(owner=board.owner, name=name, exclude_pk=board.pk)
     if slugify(name, allow_unicode=True) != slugify(board.name, allow_unicode=True):

@@ -19,6 +19,7 @@ from boards.selectors import board_get_visible
 from pins.grid import PAGE_SIZE, broken_cursor, render_grid_page
 from pins.selectors import pin_page_for_board
 from pinsite.form_errors import form_add_service_errors
+from pinsite.ids import id_parse
 
 
 def _visible_board(request: HttpRequest, username: str, slug: str) -> Board:
@@ -133,6 +134,10 @@ def board_follow(request: SignedInRequest, username: str, slug: str) -> HttpResp
 @require_POST
 def board_members(request: SignedInRequest, username: str, slug: str) -> HttpResponse:
     board = _visible_board(request, username, slug)
+    if board.owner_id != request.user.pk and not board.viewer_is_member:
+        # Members are the owner's and collaborators' business (the service says who may do
+        # what); anyone else gets the 404 of a board that does not exist.
+        raise Http404("No such board")
     form = CollaboratorForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Give the username of the person to invite.")
@@ -171,9 +176,11 @@ def board_reorder(request: SignedInRequest, username: str, slug: str) -> HttpRes
         )
         if not isinstance(data, dict):
             raise ValueError("the body is not an object")
-        pin_id = int(data.get("pin", ""))  # missing: int("") is a ValueError
+        pin_id = id_parse(data.get("pin"))
         before = data.get("before")
-        before_id = int(before) if before is not None and before != "" else None
+        before_id = id_parse(before) if before is not None and before != "" else None
+        if pin_id is None or (before_id is None and before not in (None, "")):
+            raise ValueError("not a pin id")
         placement = services.board_pin_move(board=board, pin_id=pin_id, before_id=before_id)
     except (TypeError, ValueError):
         return JsonResponse(

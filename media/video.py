@@ -6,7 +6,7 @@ the container's header (the duration is checked again while decoding: a containe
 ``process_video`` decodes once and makes
 
 * the poster: the first frame at or after ``POSTER_SECONDS`` (or a third of a shorter clip), which
-  skips black fade-ins, turned upright, then the image ladder of ``media.images`` (grid widths and
+  skips black fade-ins, or the first frame when none is that late (a one-frame clip), turned upright, then the image ladder of ``media.images`` (grid widths and
   the large view, WebP and JPEG), its dominant colour and placeholder;
 * an H.264/AAC MP4 rendition: at most 1280x720 (the long side 1280), CRF 23 capped at 2.5 Mbit/s,
   AAC 128 kbit/s stereo, ``+faststart`` so browsers start playing at once, no metadata (no
@@ -197,7 +197,8 @@ def process_video(
     want_video = ("video", out_width, "mp4") not in skip
     poster_at = min(POSTER_SECONDS, info.duration_ms / 3000)
     poster: Image.Image | None = None
-    last_time = 0.0
+    first_frame = None  # the poster of last resort: a clip may hold a single frame at t=0
+    last_end = 0.0  # where the last decoded picture stops showing
     with tempfile.TemporaryDirectory(prefix="pinsite-video-") as folder:
         path = os.path.join(folder, "out.mp4")
         source = _open(data)
@@ -205,6 +206,7 @@ def process_video(
             stream = source.streams.video[0]
             stream.thread_type = "AUTO"
             audio_in = source.streams.audio[0] if source.streams.audio else None
+            frame_seconds = 1 / float(stream.average_rate or stream.guessed_rate or 30)
             output = av.open(path, mode="w", format="mp4", options={"movflags": "+faststart"})
             with output:
                 video_out = audio_out = resampler = None
@@ -248,7 +250,9 @@ def process_video(
                                     for out_packet in audio_out.encode(piece):
                                         output.mux(out_packet)
                                 continue
-                            last_time = max(last_time, time)
+                            last_end = max(last_end, time + frame_seconds)
+                            if first_frame is None:
+                                first_frame = frame
                             if poster is None and time >= poster_at - 1e-3:
                                 poster = _upright(frame, info.rotation)
                             if video_out is None:
@@ -279,9 +283,11 @@ def process_video(
                             output.mux(out_packet)
                     for out_packet in audio_out.encode():
                         output.mux(out_packet)
+        if poster is None and first_frame is not None:
+            poster = _upright(first_frame, info.rotation)
         if poster is None:
             raise _unreadable()
-        if want_video and last_time < info.duration_ms / 1000 * 0.9 - 0.5:
+        if want_video and last_end < info.duration_ms / 1000 * 0.9 - 0.5:
             raise _unreadable()  # the pixels stop well before the container says: truncated
         encoded = open(path, "rb").read() if want_video else b""  # noqa: SIM115
 

@@ -18,13 +18,20 @@ from media.forms import PinUploadForm
 from media.models import MediaAsset
 from media.storage import local
 from pins import selectors
+from pinsite.ids import id_parse
+from pinsite.ratelimit import rate_limited
 
 logger = logging.getLogger(__name__)
 STORAGE_ERRORS = (BotoCoreError, ClientError, OSError)
+# Every upload request counts against the person's RATE_LIMITS["upload"] (pinsite.ratelimit).
+upload_limited = rate_limited(
+    "upload", json=True, message="Too many uploads in a short time; try again in {wait}."
+)
 
 
 @login_required
 @require_POST
+@upload_limited
 def pin_upload(request: HttpRequest) -> JsonResponse:
     """Receive one file (the embedded default's upload path); JSON with the asset or the error."""
     form = PinUploadForm(request.POST, request.FILES)
@@ -66,6 +73,7 @@ def _storage_unavailable(action: str) -> JsonResponse:
 
 @login_required
 @require_POST
+@upload_limited
 def pin_upload_start(request: HttpRequest) -> JsonResponse:
     """Direct upload, step 1 (S3 only): the form the browser posts the file to S3 with."""
     if not storage.is_s3():
@@ -85,11 +93,11 @@ def pin_upload_start(request: HttpRequest) -> JsonResponse:
 
 @login_required
 @require_POST
+@upload_limited
 def pin_upload_confirm(request: HttpRequest) -> JsonResponse:
     """Direct upload, step 2: the browser says the file is in S3; the server checks it."""
-    try:
-        upload_id = int(request.POST.get("upload", ""))
-    except ValueError:
+    upload_id = id_parse(request.POST.get("upload"))
+    if upload_id is None:
         return JsonResponse({"error": "Say which upload is done."}, status=400)
     try:
         asset = services.upload_confirm(owner=request.user, upload_id=upload_id)

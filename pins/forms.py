@@ -7,13 +7,15 @@ from django import forms
 from boards.models import Board
 from boards.selectors import board_list_pinnable, board_pinnable
 from pins.models import Pin, PinReport
+from pinsite.bidi import bidi_controls_guard
+from pinsite.ids import IdField
 
 
 class PinDetailsForm(forms.Form):
     """What a person says about one uploaded image before it is published."""
 
-    asset = forms.IntegerField(widget=forms.HiddenInput)
-    board = forms.IntegerField(error_messages={"required": "Choose a board for this pin."})
+    asset = IdField(widget=forms.HiddenInput)
+    board = IdField(error_messages={"required": "Choose a board for this pin."})
     title = forms.CharField(max_length=Pin._meta.get_field("title").max_length, required=False)
     description = forms.CharField(
         max_length=Pin._meta.get_field("description").max_length,
@@ -34,6 +36,10 @@ class PinDetailsForm(forms.Form):
         error_messages={"invalid": "Enter a web address starting with http:// or https://."},
     )
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bidi_controls_guard(self, ["title", "description", "alt_text"])
+
 
 class PinSaveForm(forms.Form):
     """Save to one of my boards, or name a new board to create in place."""
@@ -46,6 +52,7 @@ class PinSaveForm(forms.Form):
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
+        bidi_controls_guard(self, ["new_board_name"])
         field = cast(forms.ModelChoiceField, self.fields["board"])
         if self.is_bound:  # what a submitted choice is checked against
             field.queryset = board_pinnable(user=user)
@@ -74,3 +81,7 @@ class PinReportForm(forms.Form):
     detail = forms.CharField(
         max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 2}), label="Details"
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        bidi_controls_guard(self, ["detail"])

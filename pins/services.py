@@ -14,6 +14,7 @@ from media.models import MediaAsset
 from media.services import media_asset_release
 from pins.models import Pin, PinReport
 from pinsite import page_cache
+from pinsite.bidi import bidi_controls_check
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +33,9 @@ def pin_create(
     source_url: str = "",
     parent: Pin | None = None,
 ) -> Pin:
-    """Create a pin on ``board``. Raises ValidationError for bad fields (e.g. a javascript: link)."""
+    """Create a pin on ``board``. Raises ValidationError for bad fields (e.g. a javascript: link,
+    a text-direction control in the title)."""
+    bidi_controls_check(title=title, description=description, alt_text=alt_text)
     pin = Pin(
         owner=owner,
         media=media_asset,
@@ -106,6 +109,7 @@ def pin_save(*, user, pin: Pin, board: Board) -> Pin:
 
 def pin_report_create(*, pin: Pin, reporter, reason: str, detail: str = "") -> PinReport:
     """File a report for the staff queue; a second open report by the same person updates the first."""
+    bidi_controls_check(detail=detail)
     report, created = PinReport.objects.get_or_create(
         pin=pin,
         reporter=reporter,

@@ -1,6 +1,9 @@
 from django.urls import path
 
 from pins import views
+from pinsite.ids import converters_register
+
+converters_register()
 
 app_name = "pins"
 urlpatterns = [
@@ -9,8 +12,8 @@ urlpatterns = [
     path("pin/new/", views.pin_new, name="new"),
     path("pin/publish/", views.pin_publish, name="publish"),
     path("pin/status/", views.media_status, name="status"),
-    path("pin/<int:pk>/", views.pin_detail, name="detail"),
-    path("pin/<int:pk>/save/", views.pin_save, name="save"),
-    path("pin/<int:pk>/report/", views.pin_report, name="report"),
-    path("pin/<int:pk>/delete/", views.pin_delete, name="delete"),
+    path("pin/<id:pk>/", views.pin_detail, name="detail"),
+    path("pin/<id:pk>/save/", views.pin_save, name="save"),
+    path("pin/<id:pk>/report/", views.pin_report, name="report"),
+    path("pin/<id:pk>/delete/", views.pin_delete, name="delete"),
 ]

@@ -12,8 +12,12 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from accounts.http import SignedInRequest
-from boards.models import Board
-from boards.selectors import board_list_for_pin, board_list_pinnable, board_search
+from boards.selectors import (
+    board_list_for_pin,
+    board_list_pinnable,
+    board_pinnable,
+    board_search,
+)
 from boards.services import board_create
 from media import storage
 from media.models import MediaAsset
@@ -31,6 +35,8 @@ from pins.grid import (
 )
 from pins.models import Pin
 from pinsite.form_errors import form_add_service_errors
+from pinsite.ids import id_parse, ids_parse
+from pinsite.ratelimit import rate_limited
 from pinsite.search import search_words
 
 logger = logging.getLogger(__name__)
@@ -117,11 +123,15 @@ def pin_save(request: SignedInRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@rate_limited("report", message="You have sent many reports in a short time; try again in {wait}.")
 def pin_report(request: SignedInRequest, pk: int) -> HttpResponse:
     pin = _pin_or_404(request, pk)
     form = PinReportForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Choose a reason for the report.")
+        if "reason" in form.errors:
+            messages.error(request, "Choose a reason for the report.")
+        else:
+            messages.error(request, " ".join(str(error) for error in form.errors["detail"]))
         return redirect(pin)
     services.pin_report_create(
         pin=pin,
@@ -152,13 +162,12 @@ def pin_new(request: SignedInRequest) -> HttpResponse:
     if not boards:
         messages.info(request, "Make a board first: every pin lives on a board.")
         return redirect("boards:create")
-    selected = request.GET.get("board")
     return render(
         request,
         "pins/pin_new.html",
         {
             "boards": boards,
-            "selected": int(selected) if selected and selected.isdigit() else None,
+            "selected": id_parse(request.GET.get("board")),
             "max_bytes": settings.MEDIA_MAX_UPLOAD_BYTES,
             "direct": storage.is_s3(),
             "details_form": PinDetailsForm(),
@@ -174,7 +183,9 @@ def pin_publish(request: SignedInRequest) -> HttpResponse:
     wants_json = "application/json" in request.headers.get("Accept", "")
     board = None
     if form.is_valid():
-        board = Board.objects.filter(pk=form.cleaned_data["board"]).first()
+        # Only among the boards the person may add to: someone else's board, secret or not,
+        # answers exactly as a missing id does ("Choose one of your boards.").
+        board = board_pinnable(user=request.user).filter(pk=form.cleaned_data["board"]).first()
     if form.is_valid() and board is not None:
         asset = MediaAsset.objects.filter(
             pk=form.cleaned_data["asset"], owner=request.user, released_at__isnull=True
@@ -214,7 +225,7 @@ def pin_publish(request: SignedInRequest) -> HttpResponse:
 def media_status(request: HttpRequest) -> JsonResponse:
     """Processing state of the pins in ``?ids=1,2,3`` the viewer may see, with their new URLs."""
     try:
-        ids = [int(part) for part in request.GET.get("ids", "").split(",") if part][:100]
+        ids = ids_parse(request.GET.get("ids", ""), limit=100)
     except ValueError:
         return JsonResponse({"error": "ids must be comma-separated pin numbers."}, status=400)
     pins = selectors.pin_list_by_ids(user=request.user, ids=ids)
@@ -232,6 +243,11 @@ def media_status(request: HttpRequest) -> JsonResponse:
 
 
 @require_safe
+@rate_limited(
+    "search",
+    methods=("GET", "HEAD"),
+    message="Too many searches in a short time; try again in {wait}.",
+)
 def search(request: HttpRequest) -> HttpResponse:
     query = request.GET.get("q", "").strip()[:200]
     try:

@@ -635,3 +635,39 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Rate limits (pinsite/ratelimit.py) ------------------------------------------------------------
+
+
+def env_rate(name: str, default: str) -> tuple[int, int]:
+    """``count/seconds`` from the environment, e.g. ``10/900``; ``0`` turns the limit off."""
+    raw = env_str(name, default)
+    count, _, seconds = raw.partition("/")
+    try:
+        return (int(count), int(seconds or 1)) if int(count) > 0 else (0, 0)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"{name} must be count/seconds like 10/900, not {raw!r}"
+        ) from None
+
+
+RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", default=True)
+RATE_LIMITS = {
+    # Wrong passwords per account and per client IP; past the count, log-in is locked until the
+    # window ends, even with the right password.
+    "login_account": env_rate("RATE_LIMIT_LOGIN_ACCOUNT", "10/900"),
+    "login_ip": env_rate("RATE_LIMIT_LOGIN_IP", "50/900"),
+    "signup_ip": env_rate("RATE_LIMIT_SIGNUP_IP", "10/3600"),
+    "password_reset_email": env_rate("RATE_LIMIT_PASSWORD_RESET_EMAIL", "3/3600"),
+    "password_reset_ip": env_rate("RATE_LIMIT_PASSWORD_RESET_IP", "20/3600"),
+    # Upload requests (through the app, start and confirm of a direct upload) per person.
+    "upload": env_rate("RATE_LIMIT_UPLOAD", "300/3600"),
+    # Search pages per person (or client IP when logged out).
+    "search": env_rate("RATE_LIMIT_SEARCH", "120/60"),
+    "report": env_rate("RATE_LIMIT_REPORT", "20/3600"),
+}
+# The request header (Django's META name) a proxy in front sets to the client's address.
+RATE_LIMIT_CLIENT_IP_HEADER = env_str("RATE_LIMIT_CLIENT_IP_HEADER")
+# Seconds an SMTP connection may take to connect or answer (sign-up and password-reset mails are
+# sent during the request).
+EMAIL_TIMEOUT = env_seconds("EMAIL_TIMEOUT", 10)

@@ -105,6 +105,52 @@ def test_the_poster_skips_a_black_fade_in_and_is_upright():
         assert frame.rotation == 90  # kept as a display matrix, not re-rendered
 
 
+@pytest.mark.parametrize("rate", [25, 1])
+def test_a_valid_one_frame_clip_gets_its_only_frame_as_the_poster(tmp_path, rate):
+    """A single frame at t=0 (made by the ffmpeg program, as a phone's "live photo" export
+    would be): no frame comes at the poster time, so the first one is the poster."""
+    import shutil
+    import subprocess
+
+    ffmpeg = shutil.which("ffmpeg")
+    assert ffmpeg, "the ffmpeg program (Debian package ffmpeg) makes this test's clip"
+    path = tmp_path / "one.mp4"
+    subprocess.run(
+        [
+            ffmpeg,
+            "-loglevel",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            f"color=c=0xdc1e1e:size=160x120:rate={rate}",
+            "-frames:v",
+            "1",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+            str(path),
+        ],
+        check=True,
+        timeout=60,
+    )
+    data = path.read_bytes()
+    info = video.probe(data)
+    with av.open(io.BytesIO(data), "r") as container:
+        assert len(list(container.decode(video=0))) == 1
+    result = video.process_video(data, info=info)
+    poster = Image.open(
+        io.BytesIO(
+            next(r.data for r in result.renditions if r.purpose == "large" and r.format == "jpeg")
+        )
+    ).convert("RGB")
+    assert close(poster.getpixel((80, 60)), RED)
+    (clip,) = [r for r in result.renditions if r.purpose == "video"]
+    with av.open(io.BytesIO(clip.data), "r") as container:
+        assert len(list(container.decode(video=0))) == 1
+
+
 @pytest.mark.parametrize("fraction", [0.4, 0.6, 0.8])
 def test_a_truncated_clip_is_refused_at_upload_or_by_the_worker(fraction):
     # Index first (faststart), so the header survives the cut; the pixels do not.

@@ -104,3 +104,81 @@ def test_a_card_draws_its_placeholder_and_keeps_jpeg_fallbacks_out_of_srcset(cli
     assert match is not None
     srcset = match.group(1)
     assert srcset.count("w,") == 2 and ".webp" in srcset and ".jpeg" not in srcset
+
+
+# --- Secret and missing answer alike ---------------------------------------------------------
+
+
+def test_publishing_onto_someone_elses_board_answers_as_for_a_missing_board(client):
+    """No existence oracle: another person's secret board, their public board and an id that
+    names no board give the same status and the same words, and nothing is published."""
+    from pins.models import Pin
+
+    person, other = make_user(), make_user()
+    make_board(person)
+    secret = make_board(other, is_secret=True)
+    public = make_board(other)
+    asset = make_ready_asset(person)
+    client.force_login(person)
+    missing = max(secret.pk, public.pk) + 1000
+    answers = []
+    for board_id in (secret.pk, public.pk, missing):
+        json_answer = client.post(
+            "/pin/publish/",
+            {"asset": asset.pk, "board": board_id, "title": "t"},
+            HTTP_ACCEPT="application/json",
+        )
+        form_answer = client.post(
+            "/pin/publish/", {"asset": asset.pk, "board": board_id, "title": "t"}, follow=True
+        )
+        answers.append(
+            (
+                json_answer.status_code,
+                json_answer.json(),
+                form_answer.status_code,
+                [str(m) for m in form_answer.context["messages"]],
+            )
+        )
+    assert answers[0] == answers[1] == answers[2]
+    assert answers[0][1] == {"errors": {"board": ["Choose one of your boards."]}}
+    assert not Pin.objects.filter(media=asset).exists()
+
+
+def test_saving_onto_someone_elses_secret_board_answers_as_for_a_missing_board(client):
+    from pins.models import Pin
+
+    owner, person, other = make_user(), make_user(), make_user()
+    pin = make_pin(owner, make_board(owner), media_asset=make_ready_asset(owner))
+    secret = make_board(other, is_secret=True)
+    client.force_login(person)
+    before = Pin.objects.count()
+    texts = []
+    for board_id in (secret.pk, secret.pk + 1000):
+        response = client.post(f"/pin/{pin.pk}/save/", {"board": board_id})
+        assert response.status_code == 400
+        errors = response.context["save_form"].errors
+        texts.append(errors.as_json())
+    assert texts[0] == texts[1]
+    assert Pin.objects.count() == before
+
+
+def test_following_reporting_or_saving_a_secret_pin_or_board_is_a_plain_404(client):
+    owner, person = make_user(), make_user()
+    secret = make_board(owner, is_secret=True)
+    pin = make_pin(owner, secret, media_asset=make_ready_asset(owner))
+    client.force_login(person)
+    missing_pin = pin.pk + 1000
+    for action, body in (("save", {"board": ""}), ("report", {"reason": "spam"})):
+        hidden = client.post(f"/pin/{pin.pk}/{action}/", body)
+        absent = client.post(f"/pin/{missing_pin}/{action}/", body)
+        assert hidden.status_code == absent.status_code == 404
+        assert _without_tokens(hidden) == _without_tokens(absent)
+    hidden = client.post(f"/boards/{owner.username}/{secret.slug}/follow/")
+    absent = client.post(f"/boards/{owner.username}/no-such-board/follow/")
+    assert hidden.status_code == absent.status_code == 404
+    assert _without_tokens(hidden) == _without_tokens(absent)
+
+
+def _without_tokens(response) -> str:
+    """The page without its CSRF tokens, which differ on every response."""
+    return re.sub(r'(content|value)="[A-Za-z0-9]{64}"', "", response.content.decode())
