@@ -142,6 +142,8 @@ POLICY: dict[str, Rule] = {
     "accounts:profile": Rule(secret=EVERYONE, public=EVERYONE),
     "accounts:follow": Rule(secret=frozenset(SIGNED_IN), public=frozenset(SIGNED_IN)),
     "accounts:password_reset_confirm": Rule(secret=EVERYONE, public=EVERYONE),
+    # Local media files: only through a URL a page signed, so a bare key is no one's.
+    "media:file": Rule(secret=frozenset(), public=frozenset(), methods=("GET",)),
 }
 # Routes about no one's content: any visitor, GET and POST, never a 500.
 OPEN_ROUTES = {
@@ -170,6 +172,9 @@ FILL: dict[str, Callable[[World, str], object]] = {
     "slug": lambda w, t: "no-such-board" if t == "missing" else w.boards[t].slug,
     "uidb64": lambda w, t: "MQ",
     "token": lambda w, t: "set-password" if t != "missing" else "not-a-token",
+    "key": lambda w, t: (
+        "originals/0000/00/none.jpg" if t == "missing" else w.pins[t].media.original_key
+    ),
 }
 
 

@@ -102,7 +102,14 @@ def test_a_missing_page_is_the_sites_own_404_never_the_debug_page(client):
 
 # --- Methods -------------------------------------------------------------------------------
 
-EXAMPLE_BY_CONVERTER = {"int": "987654", "str": "nobody", "slug": "nothing", "path": "no/thing"}
+EXAMPLE_BY_CONVERTER = {
+    "int": "987654",
+    "id": "987654",
+    "name": "nobody",
+    "str": "nobody",
+    "slug": "nothing",
+    "path": "no/thing",
+}
 
 
 def _example_route(pattern) -> str | None:
