@@ -45,6 +45,56 @@ def _access_counts_not_backing_off():
     access._down_until = 0.0
 
 
+# Fixtures that open the test database (a test asking for one gets the database wrapper first).
+_DB_FIXTURES = (
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+)
+
+
+class S3InTransaction(AssertionError):
+    """An S3 request was made inside a database transaction or row lock."""
+
+
+@pytest.fixture(autouse=True)
+def s3_outside_transactions(request):
+    """Fail any S3 request made through the media storage inside a database transaction.
+
+    pytest-django runs a test without ``transaction=True`` inside an atomic block of its own: the
+    depth of every connection's atomic blocks when the test begins is the baseline, and only a
+    block deeper than that counts. The failure is raised at the call and again when the test
+    ends (in case the code under test swallowed it). Presigning makes no request and is not
+    counted. Workers in subprocesses are not watched (their services are tested in-process).
+    """
+    from django.db import connections
+
+    from media.storage import backend
+
+    if request.node.get_closest_marker("django_db") is not None:
+        request.getfixturevalue("_django_db_helper")
+    for name in _DB_FIXTURES:
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
+    baseline = {alias: len(connections[alias].atomic_blocks) for alias in connections}
+    violations: list[str] = []
+
+    def check(operation: str) -> None:
+        for alias in connections:
+            connection = connections[alias]
+            if connection.in_atomic_block and len(connection.atomic_blocks) > baseline[alias]:
+                message = f"S3 {operation} inside a transaction on database {alias!r}"
+                violations.append(message)
+                raise S3InTransaction(message)
+
+    backend.call_checks.append(check)
+    yield violations
+    backend.call_checks.remove(check)
+    if violations:
+        pytest.fail("; ".join(violations), pytrace=False)
+
+
 @pytest.fixture
 def services():
     """The running services (skips the test only outside CI, when they could not start)."""

@@ -1,14 +1,30 @@
-"""The media bucket as a Django storage: private objects, URLs signed by pinsite's signer."""
+"""The media bucket as a Django storage: private objects, URLs signed by pinsite's signer.
+
+Every S3 request pinsite makes goes through the client built here (``MediaStorage.connection``),
+so this is where each request can be watched: the functions in ``call_checks`` run before every
+S3 API call (not before presigning, which makes no request). The test suite registers one that
+fails a call made inside a database transaction or row lock.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextvars import ContextVar
+from typing import Any
 
 from storages.backends.s3 import S3Storage
 
 # The storage class originals are written with (``media.storage.put_bytes`` sets it for one
 # write; None: the bucket's default, STANDARD). INTELLIGENT_TIERING when S3 decides the tiers.
 original_storage_class: ContextVar[str | None] = ContextVar("original_storage_class", default=None)
+
+# Called with the operation's name (e.g. "PutObject") before each S3 request; may raise.
+call_checks: list[Callable[[str], None]] = []
+
+
+def _before_call(*, model: Any, **_kwargs: Any) -> None:
+    for check in list(call_checks):
+        check(model.name)
 
 
 class MediaStorage(S3Storage):
@@ -18,6 +34,16 @@ class MediaStorage(S3Storage):
     format check can never render as a page on the bucket's origin; renditions show inline and
     may be cached for long, since a rendition key always holds the same derivative.
     """
+
+    @property
+    def connection(self):
+        """The thread's boto3 resource, its client hooked to ``call_checks`` once."""
+        resource = super().connection
+        client = resource.meta.client
+        if not getattr(client, "_pinsite_checked", False):
+            client.meta.events.register("before-call.s3", _before_call)
+            client._pinsite_checked = True
+        return resource
 
     def get_object_parameters(self, name: str) -> dict:
         params = super().get_object_parameters(name)
