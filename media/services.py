@@ -39,7 +39,7 @@ def media_asset_create(*, owner, data: bytes) -> MediaAsset:
     try:
         if video.detect(data) is not None:
             clip = video.probe(data)
-            cleaned = data  # a video's original is kept as uploaded and never served
+            cleaned = video.clean_original(data, info=clip)  # no location, no camera tags
             fields = {"kind": MediaAsset.Kind.VIDEO, "duration_ms": clip.duration_ms}
             fmt, width, height = clip.format, clip.width, clip.height
         else:
@@ -447,25 +447,28 @@ def _media_asset_build(
         )
         return _media_asset_record_failure(asset.pk, run=run, reason=reason, drop_files=False)
     result: images.ProcessedImage | video.ProcessedVideo
+    master: bytes | None = None
     try:
         if asset.kind == MediaAsset.Kind.VIDEO:
             result = video.process_video(data, skip=existing)
+            # A direct upload is stored as sent: its location and camera tags go now.
+            cleaned = video.clean_original(data, info=result.info)
+            master, master_format = (cleaned if cleaned != data else None), result.info.format
         else:
             result = images.process_image(data, skip=existing)
+            master, master_format = result.master, result.master_format
     except images.MediaRejected as rejected:
         logger.info("media asset %s rejected by the worker: %s", asset.pk, rejected.code)
         return _media_asset_record_failure(asset.pk, run=run, reason=str(rejected), drop_files=True)
 
     master_key = None
-    if isinstance(result, images.ProcessedImage) and result.master is not None:
-        master_key = storage.original_key_with_format(
-            key=asset.original_key, fmt=result.master_format
-        )
+    if master is not None:
+        master_key = storage.original_key_with_format(key=asset.original_key, fmt=master_format)
         written.append(master_key)
         storage.put_bytes(
             key=master_key,
-            data=result.master,
-            fmt=result.master_format,
+            data=master,
+            fmt=master_format,
             storage_class=_write_class(asset.storage_tier),
         )
         storage.purge_old_versions(key=master_key)  # the uncleaned bytes, when the key is the same
@@ -477,7 +480,13 @@ def _media_asset_build(
         written.append(key)
         storage.put_bytes(key=key, data=item.data, fmt=item.format)
         made.append((item, key))
-    return _media_asset_record(asset.pk, run=run, result=result, master_key=master_key, made=made)
+    return _media_asset_record(
+        asset.pk,
+        run=run,
+        result=result,
+        master=(master_key, master_format, len(master)) if master_key and master else None,
+        made=made,
+    )
 
 
 def _media_asset_record(
@@ -485,7 +494,7 @@ def _media_asset_record(
     *,
     run: str,
     result: images.ProcessedImage | video.ProcessedVideo,
-    master_key: str | None,
+    master: tuple[str, str, int] | None,
     made: list,
 ) -> MediaAsset | None:
     """Record a build (short transaction) if the claim is still ``run``'s; then delete what the
@@ -498,13 +507,14 @@ def _media_asset_record(
             # here (a cleaned original under the asset's own key stays until the purge).
             kept = asset.original_key if asset is not None else None
             doomed = [key for _item, key in made]
-            doomed += [master_key] if master_key and master_key != kept else []
+            doomed += [master[0]] if master and master[0] != kept else []
             asset = None
         elif asset.status != MediaAsset.Status.PROCESSING or asset.build_token != run:
             logger.info("media asset %s was taken over by another run; result dropped", asset_id)
             return asset
         else:
-            if master_key is not None and isinstance(result, images.ProcessedImage):
+            if master is not None:
+                master_key, master_format, master_bytes = master
                 if master_key != asset.original_key:
                     doomed.append(asset.original_key)
                 if (
@@ -513,8 +523,8 @@ def _media_asset_record(
                 ):
                     # A rewrite lands in STANDARD; the next tiering sweep decides again.
                     asset.storage_tier, asset.tier_changed_at = StorageTier.STANDARD, timezone.now()
-                asset.original_key, asset.format = master_key, result.master_format
-                asset.byte_size = len(result.master or b"")
+                asset.original_key, asset.format = master_key, master_format
+                asset.byte_size = master_bytes
             if isinstance(result, video.ProcessedVideo):
                 asset.duration_ms = result.info.duration_ms
             asset.width, asset.height = result.info.width, result.info.height
