@@ -13,7 +13,8 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import ForeignObjectRel, Q
+from django.db.models import ForeignObjectRel, OuterRef, Q
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from media import images, signals, storage, tasks, video
@@ -72,6 +73,7 @@ def upload_start(*, owner, media_type: str = "image") -> tuple[PendingUpload, di
     What the object really is, is decided from its bytes at confirmation."""
     if media_type not in {"image", "video"}:
         raise ValidationError("Upload an image or a video.", code="unsupported_format")
+    media_quota_check(owner=owner, adding=1)
     key = storage.upload_key_new(user_id=owner.pk)
     expires = settings.S3_UPLOAD_EXPIRY_SECONDS
     form = storage.presigned_post(
@@ -163,18 +165,21 @@ def _asset_from_upload(*, owner, key: str, max_bytes: int) -> MediaAsset:
     except images.MediaRejected as rejected:
         raise refuse(str(rejected), rejected.code) from None
 
-    return _media_asset_ingest(
-        owner=owner,
-        content_hash=content_hash,
-        fmt=fmt,
-        width=width,
-        height=height,
-        byte_size=found["size"],
-        fields=fields,
-        store=lambda target, storage_class: storage.copy(
-            source=key, target=target, fmt=fmt, storage_class=storage_class
-        ),
-    )
+    try:
+        return _media_asset_ingest(
+            owner=owner,
+            content_hash=content_hash,
+            fmt=fmt,
+            width=width,
+            height=height,
+            byte_size=found["size"],
+            fields=fields,
+            store=lambda target, storage_class: storage.copy(
+                source=key, target=target, fmt=fmt, storage_class=storage_class
+            ),
+        )
+    except ValidationError as over:
+        raise refuse(over.messages[0], over.code or "quota") from None
 
 
 def _media_asset_ingest(
@@ -198,6 +203,7 @@ def _media_asset_ingest(
     existing = _media_asset_reuse(owner=owner, content_hash=content_hash)
     if existing is not None:
         return existing
+    media_quota_check(owner=owner, adding=byte_size)
     key = storage.original_key_new(fmt=fmt)
     tier = _original_tier()
     store(key, _write_class(tier))
@@ -229,6 +235,61 @@ def _media_asset_ingest(
         storage.delete_keys(keys=[key], all_versions=True)
         raise
     return asset
+
+
+def media_quota_check(*, owner, adding: int) -> None:
+    """Refuse ``adding`` more bytes of originals to ``owner``'s uploads when they would go over
+    ``MEDIA_QUOTA_BYTES`` (0: no limit). Raises ValidationError (code ``quota``) saying how much
+    is used; nothing is stored then."""
+    quota = settings.MEDIA_QUOTA_BYTES
+    if not quota:
+        return
+    with transaction.atomic():  # read on the writer: an upload of a moment ago counts
+        used = (
+            MediaAsset.objects.filter(owner=owner, released_at__isnull=True).aggregate(
+                total=models.Sum("byte_size")
+            )["total"]
+            or 0
+        )
+    if used + adding > quota:
+        raise ValidationError(
+            f"Your uploads use {filesizeformat(used)} of your {filesizeformat(quota)}; "
+            "delete some pins to upload more.",
+            code="quota",
+        )
+
+
+def media_asset_sweep_unpublished(*, older_than: timedelta | None = None) -> int:
+    """Release the assets no pin or avatar has used for ``older_than`` after their upload
+    (default ``MEDIA_UNPUBLISHED_GRACE_HOURS``): their files are purged, every version, like a
+    deleted pin's. Returns how many were released.
+
+    Each one is released as ``media_asset_release`` does, under its row lock after checking
+    again that nothing refers to it; rows another run holds are skipped until the next sweep.
+    """
+    if older_than is None:
+        older_than = timedelta(hours=settings.MEDIA_UNPUBLISHED_GRACE_HOURS)
+    unused = MediaAsset.objects.filter(
+        released_at__isnull=True, created_at__lt=timezone.now() - older_than
+    )
+    for relation in _media_asset_protectors():
+        model = cast(type[models.Model], relation.related_model)
+        unused = unused.exclude(
+            models.Exists(model._default_manager.filter(**{relation.field.name: OuterRef("pk")}))
+        )
+    released = 0
+    for asset_id in list(unused.order_by("pk").values_list("pk", flat=True)[:500]):
+        with transaction.atomic():
+            asset = (
+                MediaAsset.objects.select_for_update(skip_locked=True)
+                .filter(pk=asset_id, released_at__isnull=True)
+                .first()
+            )
+            if asset is not None and media_asset_release(asset=asset):
+                released += 1
+    if released:
+        logger.info("released %d media asset(s) never published", released)
+    return released
 
 
 def upload_sweep(*, older_than: timedelta = timedelta(hours=1)) -> int:
@@ -712,13 +773,21 @@ def media_asset_release(*, asset: MediaAsset) -> bool:
 def _media_asset_referenced(asset: MediaAsset) -> bool:
     """Whether any row still protects ``asset`` (a pin, an avatar: every PROTECT foreign key to
     it, found from the models, so media needs to know none of the apps that point at it)."""
+    for relation in _media_asset_protectors():
+        manager = cast(type[models.Model], relation.related_model)._default_manager  # resolved
+        if manager.filter(**{relation.field.name: asset}).exists():
+            return True
+    return False
+
+
+def _media_asset_protectors() -> list[ForeignObjectRel]:
+    """The reverse sides of every PROTECT foreign key to MediaAsset (pins, avatars)."""
+    found = []
     for relation in MediaAsset._meta.get_fields(include_hidden=True):
         if relation.auto_created and getattr(relation, "on_delete", None) is models.PROTECT:
             assert isinstance(relation, ForeignObjectRel)  # a PROTECT foreign key's reverse side
-            manager = cast(type[models.Model], relation.related_model)._default_manager  # resolved
-            if manager.filter(**{relation.field.name: asset}).exists():
-                return True
-    return False
+            found.append(relation)
+    return found
 
 
 def _enqueue_purge(asset_id: int) -> None:
@@ -740,6 +809,11 @@ def media_asset_purge(*, asset_id: int) -> bool:
             .first()
         )
         if asset is None:
+            return False
+        if _media_asset_referenced(asset):
+            # Used again since its release (published at the last moment): it stays.
+            asset.released_at = None
+            asset.save(update_fields=["released_at", "updated_at"])
             return False
         if asset.content_hash:
             asset.content_hash = ""

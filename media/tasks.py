@@ -130,6 +130,15 @@ def media_asset_sweep_stuck_task(self, older_than_minutes: float | None = None) 
     return services.media_asset_sweep_stuck(older_than=older_than)
 
 
+@shared_task(bind=True, soft_time_limit=120, time_limit=150)
+def media_asset_sweep_unpublished_task(self) -> int:
+    """Periodic (beat): release the uploads no pin or avatar used within the grace period
+    (MEDIA_UNPUBLISHED_GRACE_HOURS); their purges delete the files."""
+    from media import services  # the task body imports its service (services queue tasks)
+
+    return services.media_asset_sweep_unpublished()
+
+
 # Errors worth a retry for the upload sweeper: storage or database hiccups.
 UPLOAD_SWEEP_RETRY_ERRORS = (BotoCoreError, ClientError, OSError, OperationalError)
 
