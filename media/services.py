@@ -411,9 +411,8 @@ def media_asset_process(*, asset_id: int, run: str = "") -> MediaAsset | None:
     asset, existing = claimed
     if asset.status != MediaAsset.Status.PROCESSING or asset.build_token != run:
         return asset
-    written: list[str] = []
     try:
-        return _media_asset_build(asset, existing=existing, run=run, written=written)
+        return _media_asset_build(asset, existing=existing, run=run)
     except BaseException as error:
         if isinstance(error, storage.ObjectArchived):
             # The original sits in an archive tier: restore it; the task retries later.
@@ -495,10 +494,10 @@ def _media_asset_claim(
 
 
 def _media_asset_build(
-    asset: MediaAsset, *, existing: set[tuple[str, int, str]], run: str, written: list[str]
+    asset: MediaAsset, *, existing: set[tuple[str, int, str]], run: str
 ) -> MediaAsset | None:
-    """Build outside any transaction (the claim is ``run``'s), then record. ``written`` collects
-    the keys written, for the caller."""
+    """Build outside any transaction (the claim is ``run``'s), then record. A run that stops
+    half-way leaves objects under the same deterministic keys the next run overwrites."""
     try:
         data = storage.read_bytes(key=asset.original_key)
     except FileNotFoundError:
@@ -525,7 +524,6 @@ def _media_asset_build(
     master_key = None
     if master is not None:
         master_key = storage.original_key_with_format(key=asset.original_key, fmt=master_format)
-        written.append(master_key)
         storage.put_bytes(
             key=master_key,
             data=master,
@@ -538,7 +536,6 @@ def _media_asset_build(
         key = storage.rendition_key(
             original_key=asset.original_key, purpose=item.purpose, width=item.width, fmt=item.format
         )
-        written.append(key)
         storage.put_bytes(key=key, data=item.data, fmt=item.format)
         made.append((item, key))
     return _media_asset_record(
