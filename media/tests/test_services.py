@@ -469,3 +469,37 @@ def test_a_run_whose_claim_was_taken_over_mid_build_records_nothing(monkeypatch)
     assert processed is not None
     assert (processed.status, processed.build_token) == (MediaAsset.Status.PROCESSING, "usurper")
     assert not processed.renditions.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_row_lock_or_transaction_is_held_while_the_file_is_decoded(monkeypatch):
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    asset = _upload(make_user())
+    build = images.process_image
+    seen: dict[str, object] = {}
+
+    def watched(data, **kwargs):
+        seen["in_transaction"] = connection.in_atomic_block
+
+        def lock_elsewhere() -> None:
+            try:  # another connection, as another worker or a page's write would be
+                with transaction.atomic():
+                    MediaAsset.objects.select_for_update(nowait=True).get(pk=asset.pk)
+                seen["locked_elsewhere"] = True
+            except Exception as error:
+                seen["locked_elsewhere"] = error
+            finally:
+                connections.close_all()
+
+        other = threading.Thread(target=lock_elsewhere)
+        other.start()
+        other.join()
+        return build(data, **kwargs)
+
+    monkeypatch.setattr(images, "process_image", watched)
+    processed = media_services.media_asset_process(asset_id=asset.pk)
+    assert processed is not None and processed.status == MediaAsset.Status.READY
+    assert seen == {"in_transaction": False, "locked_elsewhere": True}
