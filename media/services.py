@@ -654,6 +654,8 @@ def _media_asset_record_failure(
             asset.renditions.all().delete()
         _media_asset_mark_failed(asset, reason)
     storage.delete_keys(keys=keys, all_versions=True)
+    if drop_files:
+        storage.delete_folder(prefix=storage.rendition_folder(original_key=keys[0]))
     return asset
 
 
@@ -817,6 +819,8 @@ def media_asset_purge(*, asset_id: int) -> bool:
             asset.save(update_fields=["content_hash", "updated_at"])
         keys = [asset.original_key, *asset.renditions.values_list("key", flat=True)]
     storage.delete_keys(keys=keys, all_versions=True)
+    # And what no row names: renditions a killed run wrote but never recorded.
+    storage.delete_folder(prefix=storage.rendition_folder(original_key=keys[0]))
     with transaction.atomic():
         MediaAsset.objects.filter(pk=asset_id, released_at__isnull=False).delete()
     logger.info("purged media asset %s (%d objects)", asset_id, len(keys))

@@ -197,3 +197,18 @@ def test_a_cleaned_video_keeps_its_rotation_and_drops_its_tags(tmp_path):
         )
         assert "location" not in {name.lower() for name in _tags(cleaned, tmp_path)}
         assert "location" in {name.lower() for name in _tags(clip, tmp_path)}
+
+
+def test_a_purge_also_deletes_renditions_no_row_names(s3, versioned_bucket):
+    asset = services.media_asset_create(owner=make_user(), data=image_bytes(900, 600))
+    # A run wrote a rendition and was killed; the asset was deleted before any run recorded it.
+    stray = storage.rendition_key(
+        original_key=asset.original_key, purpose="grid", width=236, fmt="webp"
+    )
+    storage.put_bytes(key=stray, data=b"half a thumbnail", fmt="webp")
+    MediaAsset.objects.filter(pk=asset.pk).update(released_at=timezone.now())
+    assert services.media_asset_purge(asset_id=asset.pk) is True
+    folder = storage.rendition_folder(original_key=asset.original_key)
+    reply = s3.list_object_versions(Bucket=versioned_bucket, Prefix=folder)
+    assert not reply.get("Versions") and not reply.get("DeleteMarkers")
+    assert object_versions(s3, versioned_bucket, asset.original_key) == []
