@@ -66,7 +66,8 @@ def s3_outside_transactions(request):
     depth of every connection's atomic blocks when the test begins is the baseline, and only a
     block deeper than that counts. The failure is raised at the call and again when the test
     ends (in case the code under test swallowed it). Presigning makes no request and is not
-    counted. Workers in subprocesses are not watched (their services are tested in-process).
+    counted. Workers started by ``start_celery_worker`` refuse such a call themselves
+    (``S3_IN_TRANSACTION=raise``): the task fails and so does the test waiting for it.
     """
     from django.db import connections
 
@@ -88,9 +89,11 @@ def s3_outside_transactions(request):
                 violations.append(message)
                 raise S3InTransaction(message)
 
-    backend.call_checks.append(check)
+    # Instead of the storage's own tripwire, which cannot tell the test's transaction apart.
+    saved = backend.call_checks[:]
+    backend.call_checks[:] = [check]
     yield violations
-    backend.call_checks.remove(check)
+    backend.call_checks[:] = saved
     if violations:
         pytest.fail("; ".join(violations), pytrace=False)
 
@@ -147,7 +150,8 @@ def start_celery_worker(
                 "INFO",
             ],
             cwd=REPO,
-            env={**_test_database_env(), **(env or {})},
+            # An S3 call inside a transaction fails the task (and the test waiting for it).
+            env={**_test_database_env(), "S3_IN_TRANSACTION": "raise", **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -416,6 +416,13 @@ S3_READ_TIMEOUT = env_seconds("S3_READ_TIMEOUT", 5)
 S3_MAX_ATTEMPTS = env_int("S3_MAX_ATTEMPTS", 2)
 if not 1 <= S3_MAX_ATTEMPTS <= 10:
     raise ImproperlyConfigured(f"S3_MAX_ATTEMPTS must be from 1 to 10, not {S3_MAX_ATTEMPTS}")
+# An S3 call made inside a database transaction holds its locks for as long as S3 takes: "log"
+# reports each one as an error, "raise" refuses the call (the test suite's workers), "off".
+S3_IN_TRANSACTION = env_str("S3_IN_TRANSACTION", "log")
+if S3_IN_TRANSACTION not in {"log", "raise", "off"}:
+    raise ImproperlyConfigured(
+        f"S3_IN_TRANSACTION must be log, raise or off, not {S3_IN_TRANSACTION}"
+    )
 
 # --- Storage tiering (tiering/policy.py decides, tiering/sweep.py moves) -------------------------
 

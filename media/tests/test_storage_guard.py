@@ -37,3 +37,21 @@ def test_calls_outside_a_transaction_and_presigning_pass(s3, s3_outside_transact
         storage.presigned_post(key="uploads/1/abc", max_bytes=10, expires=60)
         storage.url_for(key="originals/none.jpg")
     assert s3_outside_transactions == []
+
+
+@pytest.mark.django_db
+def test_outside_the_suite_the_tripwire_logs_or_refuses_a_call_inside_a_transaction(
+    settings, caplog
+):
+    from media.storage import backend
+
+    with transaction.atomic():
+        settings.S3_IN_TRANSACTION = "raise"
+        with pytest.raises(backend.S3InTransaction, match="PutObject inside a transaction"):
+            backend.transaction_tripwire("PutObject")
+        settings.S3_IN_TRANSACTION = "log"
+        backend.transaction_tripwire("PutObject")
+        assert "S3 PutObject inside a transaction on database default" in caplog.text
+        settings.S3_IN_TRANSACTION = "off"
+        backend.transaction_tripwire("PutObject")
+    assert caplog.text.count("inside a transaction") == 1
