@@ -60,6 +60,59 @@ def _rate_limits_counted_afresh():
 _test_numbers = itertools.count()
 
 
+# Fixtures that open the test database (a test asking for one gets the database wrapper first).
+_DB_FIXTURES = (
+    "db",
+    "transactional_db",
+    "django_db_reset_sequences",
+    "django_db_serialized_rollback",
+)
+
+
+class S3InTransaction(AssertionError):
+    """An S3 request was made inside a database transaction or row lock."""
+
+
+@pytest.fixture(autouse=True)
+def s3_outside_transactions(request):
+    """Fail any S3 request made through the media storage inside a database transaction.
+
+    pytest-django runs a test without ``transaction=True`` inside an atomic block of its own: the
+    depth of every connection's atomic blocks when the test begins is the baseline, and only a
+    block deeper than that counts. The failure is raised at the call and again when the test
+    ends (in case the code under test swallowed it). Presigning makes no request and is not
+    counted. Workers started by ``start_celery_worker`` refuse such a call themselves
+    (``S3_IN_TRANSACTION=raise``): the task fails and so does the test waiting for it.
+    """
+    from django.db import connections
+
+    from media.storage import backend
+
+    if request.node.get_closest_marker("django_db") is not None:
+        request.getfixturevalue("_django_db_helper")
+    for name in _DB_FIXTURES:
+        if name in request.fixturenames:
+            request.getfixturevalue(name)
+    baseline = {alias: len(connections[alias].atomic_blocks) for alias in connections}
+    violations: list[str] = []
+
+    def check(operation: str) -> None:
+        for alias in connections:
+            connection = connections[alias]
+            if connection.in_atomic_block and len(connection.atomic_blocks) > baseline[alias]:
+                message = f"S3 {operation} inside a transaction on database {alias!r}"
+                violations.append(message)
+                raise S3InTransaction(message)
+
+    # Instead of the storage's own tripwire, which cannot tell the test's transaction apart.
+    saved = backend.call_checks[:]
+    backend.call_checks[:] = [check]
+    yield violations
+    backend.call_checks[:] = saved
+    if violations:
+        pytest.fail("; ".join(violations), pytrace=False)
+
+
 @pytest.fixture
 def services():
     """The running services (skips the test only outside CI, when they could not start)."""
@@ -112,7 +165,8 @@ def start_celery_worker(
                 "INFO",
             ],
             cwd=REPO,
-            env={**_test_database_env(), **(env or {})},
+            # An S3 call inside a transaction fails the task (and the test waiting for it).
+            env={**_test_database_env(), "S3_IN_TRANSACTION": "raise", **(env or {})},
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,

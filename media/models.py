@@ -91,6 +91,16 @@ class MediaAsset(models.Model):
         help_text="Processing runs that never finished (worker killed, out of memory, time limit); "
         "the asset fails after a few.",
     )
+    build_token = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="The processing run that claimed the asset (its task id); empty when none.",
+    )
+    build_started_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When that run claimed it; a claim older than the task's time limit is dead.",
+    )
     failure_reason = models.TextField(
         blank=True, help_text="Shown to the owner when processing fails."
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, cast
@@ -12,7 +13,8 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
-from django.db.models import ForeignObjectRel
+from django.db.models import ForeignObjectRel, OuterRef, Q
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 
 from media import images, signals, storage, tasks, video
@@ -38,7 +40,7 @@ def media_asset_create(*, owner, data: bytes) -> MediaAsset:
     try:
         if video.detect(data) is not None:
             clip = video.probe(data)
-            cleaned = data  # a video's original is kept as uploaded and never served
+            cleaned = video.clean_original(data, info=clip)  # no location, no camera tags
             fields = {"kind": MediaAsset.Kind.VIDEO, "duration_ms": clip.duration_ms}
             fmt, width, height = clip.format, clip.width, clip.height
         else:
@@ -71,6 +73,7 @@ def upload_start(*, owner, media_type: str = "image") -> tuple[PendingUpload, di
     What the object really is, is decided from its bytes at confirmation."""
     if media_type not in {"image", "video"}:
         raise ValidationError("Upload an image or a video.", code="unsupported_format")
+    media_quota_check(owner=owner, adding=1)
     key = storage.upload_key_new(user_id=owner.pk)
     expires = settings.S3_UPLOAD_EXPIRY_SECONDS
     form = storage.presigned_post(
@@ -129,13 +132,14 @@ def upload_confirm(*, owner, upload_id: int) -> MediaAsset:
         PendingUpload.objects.filter(pk=pending.pk, confirmed_at__isnull=True).update(
             confirmed_at=timezone.now(), asset=asset
         )
-    storage.delete_keys(keys=[pending.key])
+    # The uploaded bytes (uncleaned: location and all) must not linger as an old version.
+    storage.delete_keys(keys=[pending.key], all_versions=True)
     return asset
 
 
 def _asset_from_upload(*, owner, key: str, max_bytes: int) -> MediaAsset:
     def refuse(message: str, code: str) -> ValidationError:
-        storage.delete_keys(keys=[key])
+        storage.delete_keys(keys=[key], all_versions=True)
         return ValidationError(message, code=code)
 
     found = storage.head(key=key)
@@ -161,18 +165,21 @@ def _asset_from_upload(*, owner, key: str, max_bytes: int) -> MediaAsset:
     except images.MediaRejected as rejected:
         raise refuse(str(rejected), rejected.code) from None
 
-    return _media_asset_ingest(
-        owner=owner,
-        content_hash=content_hash,
-        fmt=fmt,
-        width=width,
-        height=height,
-        byte_size=found["size"],
-        fields=fields,
-        store=lambda target, storage_class: storage.copy(
-            source=key, target=target, fmt=fmt, storage_class=storage_class
-        ),
-    )
+    try:
+        return _media_asset_ingest(
+            owner=owner,
+            content_hash=content_hash,
+            fmt=fmt,
+            width=width,
+            height=height,
+            byte_size=found["size"],
+            fields=fields,
+            store=lambda target, storage_class: storage.copy(
+                source=key, target=target, fmt=fmt, storage_class=storage_class
+            ),
+        )
+    except ValidationError as over:
+        raise refuse(over.messages[0], over.code or "quota") from None
 
 
 def _media_asset_ingest(
@@ -196,6 +203,7 @@ def _media_asset_ingest(
     existing = _media_asset_reuse(owner=owner, content_hash=content_hash)
     if existing is not None:
         return existing
+    media_quota_check(owner=owner, adding=byte_size)
     key = storage.original_key_new(fmt=fmt)
     tier = _original_tier()
     store(key, _write_class(tier))
@@ -217,16 +225,71 @@ def _media_asset_ingest(
     except IntegrityError:
         # The same bytes were stored by a concurrent upload of the same person a moment ago:
         # theirs is the asset (the constraint on owner and hash said so); ours goes.
-        storage.delete_keys(keys=[key])
+        storage.delete_keys(keys=[key], all_versions=True)
         existing = _media_asset_reuse(owner=owner, content_hash=content_hash)
         if existing is None:
             raise
         return existing
     except Exception:
         # The row never existed, so nothing else will ever clean the object up.
-        storage.delete_keys(keys=[key])
+        storage.delete_keys(keys=[key], all_versions=True)
         raise
     return asset
+
+
+def media_quota_check(*, owner, adding: int) -> None:
+    """Refuse ``adding`` more bytes of originals to ``owner``'s uploads when they would go over
+    ``MEDIA_QUOTA_BYTES`` (0: no limit). Raises ValidationError (code ``quota``) saying how much
+    is used; nothing is stored then."""
+    quota = settings.MEDIA_QUOTA_BYTES
+    if not quota:
+        return
+    with transaction.atomic():  # read on the writer: an upload of a moment ago counts
+        used = (
+            MediaAsset.objects.filter(owner=owner, released_at__isnull=True).aggregate(
+                total=models.Sum("byte_size")
+            )["total"]
+            or 0
+        )
+    if used + adding > quota:
+        raise ValidationError(
+            f"Your uploads use {filesizeformat(used)} of your {filesizeformat(quota)}; "
+            "delete some pins to upload more.",
+            code="quota",
+        )
+
+
+def media_asset_sweep_unpublished(*, older_than: timedelta | None = None) -> int:
+    """Release the assets no pin or avatar has used for ``older_than`` after their upload
+    (default ``MEDIA_UNPUBLISHED_GRACE_HOURS``): their files are purged, every version, like a
+    deleted pin's. Returns how many were released.
+
+    Each one is released as ``media_asset_release`` does, under its row lock after checking
+    again that nothing refers to it; rows another run holds are skipped until the next sweep.
+    """
+    if older_than is None:
+        older_than = timedelta(hours=settings.MEDIA_UNPUBLISHED_GRACE_HOURS)
+    unused = MediaAsset.objects.filter(
+        released_at__isnull=True, created_at__lt=timezone.now() - older_than
+    )
+    for relation in _media_asset_protectors():
+        model = cast(type[models.Model], relation.related_model)
+        unused = unused.exclude(
+            models.Exists(model._default_manager.filter(**{relation.field.name: OuterRef("pk")}))
+        )
+    released = 0
+    for asset_id in list(unused.order_by("pk").values_list("pk", flat=True)[:500]):
+        with transaction.atomic():
+            asset = (
+                MediaAsset.objects.select_for_update(skip_locked=True)
+                .filter(pk=asset_id, released_at__isnull=True)
+                .first()
+            )
+            if asset is not None and media_asset_release(asset=asset):
+                released += 1
+    if released:
+        logger.info("released %d media asset(s) never published", released)
+    return released
 
 
 def upload_sweep(*, older_than: timedelta = timedelta(hours=1)) -> int:
@@ -250,7 +313,7 @@ def upload_sweep(*, older_than: timedelta = timedelta(hours=1)) -> int:
         if not batch:
             break
         after = batch[-1][0]
-        storage.delete_keys(keys=[key for _pk, key in batch])
+        storage.delete_keys(keys=[key for _pk, key in batch], all_versions=True)
         with transaction.atomic():
             _total, by_model = PendingUpload.objects.filter(
                 pk__in=[pk for pk, _key in batch], confirmed_at__isnull=True
@@ -309,39 +372,60 @@ def _write_class(tier: str) -> str | None:
     return tier if tier == StorageTier.INTELLIGENT_TIERING else None
 
 
-# A run that starts and finds the asset still "processing" follows one that never finished: the
-# worker was killed, ran out of memory or hit its hard time limit. After this many such runs the
-# file is given up on, so a file that kills workers cannot be redelivered forever.
+# A run that finds the asset claimed by a run that died (its message came back, or its claim is
+# older than the time limit) counts an interrupted run: the worker was killed, ran out of memory
+# or hit its hard time limit. After this many the file is given up on, so a file that kills
+# workers cannot be redelivered forever.
 MAX_INTERRUPTED_RUNS = 3
 
 
-def media_asset_process(*, asset_id: int) -> MediaAsset | None:
+def media_asset_time_limit(*, kind: str) -> int:
+    """Seconds one processing run of an asset of ``kind`` may last (its task's hard limit)."""
+    if kind == MediaAsset.Kind.VIDEO:
+        return settings.MEDIA_VIDEO_TASK_TIME_LIMIT
+    return settings.MEDIA_TASK_TIME_LIMIT
+
+
+def media_asset_process(*, asset_id: int, run: str = "") -> MediaAsset | None:
     """Make whatever the asset lacks and mark it ready, or failed with a reason for its owner.
 
-    pending -> processing is committed first (pages show it); then, under the row lock, the
-    original is cleaned (a versioned bucket keeps no uncleaned copy; HEIC/AVIF become a JPEG or
-    PNG master) and only the missing renditions are built, under deterministic keys, and the row
-    becomes ready in the same transaction. Safe to run twice or concurrently: a second run finds
-    the work done, or the row locked and raises MediaAssetBusy. A file that is the problem marks
-    the asset failed and removes the file; storage and database errors propagate (the task
-    retries them) after the asset is put back to pending, and so does an original in an archive
-    tier, whose restore is requested first. Returns None if the asset is gone.
+    Three steps, and no row lock or transaction is held while S3 is called or pixels decoded:
+    claim (a short transaction marks the asset processing by ``run``, the task's id: a
+    redelivered message has the same id), build (read the original, clean it (a versioned bucket
+    keeps no uncleaned copy; HEIC/AVIF become a JPEG or PNG master), make only the missing
+    renditions and write them under deterministic keys), then record (a short transaction writes
+    the rows and marks the asset ready, only if the claim is still ``run``'s; otherwise another
+    run took over and its result, the same bytes under the same keys, stands).
+
+    Safe to run twice or concurrently: a second run finds the work done, or a live claim and
+    raises MediaAssetBusy (the task retries). A claim is taken over when it is ``run``'s own (the
+    message came back because its worker died) or older than the time limit. A file that is the
+    problem marks the asset failed and removes the file; storage and database errors propagate
+    (the task retries them) after the asset is put back to pending, and so does an original in an
+    archive tier, whose restore is requested first. Returns None if the asset is gone.
     """
-    asset = _media_asset_claim(asset_id=asset_id)
-    if asset is None or asset.status != MediaAsset.Status.PROCESSING:
+    run = run or uuid.uuid4().hex
+    claimed = _media_asset_claim(asset_id=asset_id, run=run)
+    if claimed is None:
+        return None
+    asset, existing = claimed
+    if asset.status != MediaAsset.Status.PROCESSING or asset.build_token != run:
         return asset
     try:
-        return _media_asset_build(asset_id=asset_id)
-    except MediaAssetBusy:
-        raise
+        return _media_asset_build(asset, existing=existing, run=run)
     except BaseException as error:
         if isinstance(error, storage.ObjectArchived):
             # The original sits in an archive tier: restore it; the task retries later.
             signals.original_archived.send(sender=MediaAsset, asset_id=asset_id)
         # Back to pending, so the retry does not count as an interrupted run.
         try:
-            MediaAsset.objects.filter(pk=asset_id, status=MediaAsset.Status.PROCESSING).update(
-                status=MediaAsset.Status.PENDING, updated_at=timezone.now()
+            MediaAsset.objects.filter(
+                pk=asset_id, status=MediaAsset.Status.PROCESSING, build_token=run
+            ).update(
+                status=MediaAsset.Status.PENDING,
+                build_token="",
+                build_started_at=None,
+                updated_at=timezone.now(),
             )
         except Exception:
             logger.warning("could not put media asset %s back to pending", asset_id, exc_info=True)
@@ -349,12 +433,9 @@ def media_asset_process(*, asset_id: int) -> MediaAsset | None:
 
 
 def _media_asset_locked(asset_id: int) -> MediaAsset | None:
-    """The asset under its row lock (call inside a transaction); None if it is gone.
-    Raises MediaAssetBusy when another run holds the lock."""
-    asset = MediaAsset.objects.select_for_update(skip_locked=True).filter(pk=asset_id).first()
-    if asset is None and MediaAsset.objects.filter(pk=asset_id).exists():
-        raise MediaAssetBusy(asset_id)
-    return asset
+    """The asset under its row lock (call inside a transaction); None if it is gone. The lock is
+    held only for a few queries (no S3 call), so waiting for it is short."""
+    return MediaAsset.objects.select_for_update().filter(pk=asset_id).first()
 
 
 def _media_asset_wanted(asset: MediaAsset) -> set[tuple[str, int, str]]:
@@ -366,22 +447,28 @@ def _media_asset_wanted(asset: MediaAsset) -> set[tuple[str, int, str]]:
     return images.rendition_set(asset.width)
 
 
-def _media_asset_complete(asset: MediaAsset) -> bool:
-    existing = set(asset.renditions.values_list("purpose", "width", "format"))
-    wanted = _media_asset_wanted(asset)
-    return bool(wanted) and wanted <= existing
-
-
-def _media_asset_claim(*, asset_id: int) -> MediaAsset | None:
+def _media_asset_claim(
+    *, asset_id: int, run: str
+) -> tuple[MediaAsset, set[tuple[str, int, str]]] | None:
+    """Claim the asset for ``run`` (short transaction); returns it with the renditions it has.
+    The asset comes back unclaimed when there is nothing to do (failed, or ready and complete)."""
+    now = timezone.now()
     with transaction.atomic():
         asset = _media_asset_locked(asset_id)
         if asset is None or asset.released_at is not None:
             return None
+        existing = set(asset.renditions.values_list("purpose", "width", "format"))
         if asset.status == MediaAsset.Status.FAILED:
-            return asset  # final until someone asks for a rebuild
-        if asset.status == MediaAsset.Status.READY and _media_asset_complete(asset):
-            return asset
+            return asset, existing  # final until someone asks for a rebuild
+        wanted = _media_asset_wanted(asset)
+        if asset.status == MediaAsset.Status.READY and wanted and wanted <= existing:
+            return asset, existing
         if asset.status == MediaAsset.Status.PROCESSING:
+            limit = timedelta(seconds=media_asset_time_limit(kind=asset.kind))
+            alive = asset.build_started_at is not None and asset.build_started_at > now - limit
+            if asset.build_token not in ("", run) and alive:
+                raise MediaAssetBusy(asset_id)
+            # The claim's run died: its message came back to us, or it outlived any run.
             asset.interrupted_runs += 1
             if asset.interrupted_runs >= MAX_INTERRUPTED_RUNS:
                 logger.error(
@@ -391,104 +478,185 @@ def _media_asset_claim(*, asset_id: int) -> MediaAsset | None:
                     asset,
                     "Processing this file stopped the worker repeatedly, so it was given up.",
                 )
-                return asset
+                return asset, existing
         asset.status = MediaAsset.Status.PROCESSING
-        asset.save(update_fields=["status", "interrupted_runs", "updated_at"])
-    return asset
+        asset.build_token, asset.build_started_at = run, now
+        asset.save(
+            update_fields=[
+                "status",
+                "build_token",
+                "build_started_at",
+                "interrupted_runs",
+                "updated_at",
+            ]
+        )
+    return asset, existing
 
 
-def _media_asset_build(*, asset_id: int) -> MediaAsset | None:
+def _media_asset_build(
+    asset: MediaAsset, *, existing: set[tuple[str, int, str]], run: str
+) -> MediaAsset | None:
+    """Build outside any transaction (the claim is ``run``'s), then record. A run that stops
+    half-way leaves objects under the same deterministic keys the next run overwrites."""
+    try:
+        data = storage.read_bytes(key=asset.original_key)
+    except FileNotFoundError:
+        reason = (
+            asset.failure_reason
+            or "The uploaded file is no longer stored, so it cannot be processed."
+        )
+        return _media_asset_record_failure(asset.pk, run=run, reason=reason, drop_files=False)
+    result: images.ProcessedImage | video.ProcessedVideo
+    master: bytes | None = None
+    try:
+        if asset.kind == MediaAsset.Kind.VIDEO:
+            result = video.process_video(data, skip=existing)
+            # A direct upload is stored as sent: its location and camera tags go now.
+            cleaned = video.clean_original(data, info=result.info)
+            master, master_format = (cleaned if cleaned != data else None), result.info.format
+        else:
+            result = images.process_image(data, skip=existing)
+            master, master_format = result.master, result.master_format
+    except images.MediaRejected as rejected:
+        logger.info("media asset %s rejected by the worker: %s", asset.pk, rejected.code)
+        return _media_asset_record_failure(asset.pk, run=run, reason=str(rejected), drop_files=True)
+
+    master_key = None
+    if master is not None:
+        master_key = storage.original_key_with_format(key=asset.original_key, fmt=master_format)
+        storage.put_bytes(
+            key=master_key,
+            data=master,
+            fmt=master_format,
+            storage_class=_write_class(asset.storage_tier),
+        )
+        storage.purge_old_versions(key=master_key)  # the uncleaned bytes, when the key is the same
+    made = []
+    for item in result.renditions:
+        key = storage.rendition_key(
+            original_key=asset.original_key, purpose=item.purpose, width=item.width, fmt=item.format
+        )
+        storage.put_bytes(key=key, data=item.data, fmt=item.format)
+        made.append((item, key))
+    return _media_asset_record(
+        asset.pk,
+        run=run,
+        result=result,
+        master=(master_key, master_format, len(master)) if master_key and master else None,
+        made=made,
+    )
+
+
+def _media_asset_record(
+    asset_id: int,
+    *,
+    run: str,
+    result: images.ProcessedImage | video.ProcessedVideo,
+    master: tuple[str, str, int] | None,
+    made: list,
+) -> MediaAsset | None:
+    """Record a build (short transaction) if the claim is still ``run``'s; then delete what the
+    recorded state no longer uses. A build for an asset released meanwhile is deleted."""
+    doomed: list[str] = []
     with transaction.atomic():
         asset = _media_asset_locked(asset_id)
         if asset is None or asset.released_at is not None:
-            return None
-        if asset.status != MediaAsset.Status.PROCESSING:
-            return asset  # another run finished it meanwhile
-        existing = set(asset.renditions.values_list("purpose", "width", "format"))
-        try:
-            data = storage.read_bytes(key=asset.original_key)
-        except FileNotFoundError:
-            _media_asset_mark_failed(
-                asset,
-                asset.failure_reason
-                or "The uploaded file is no longer stored, so it cannot be processed.",
-            )
+            # Released meanwhile: its purge deletes what its rows name; what this run wrote goes
+            # here (a cleaned original under the asset's own key stays until the purge).
+            kept = asset.original_key if asset is not None else None
+            doomed = [key for _item, key in made]
+            doomed += [master[0]] if master and master[0] != kept else []
+            asset = None
+        elif asset.status != MediaAsset.Status.PROCESSING or asset.build_token != run:
+            logger.info("media asset %s was taken over by another run; result dropped", asset_id)
             return asset
-        result: images.ProcessedImage | video.ProcessedVideo
-        try:
-            if asset.kind == MediaAsset.Kind.VIDEO:
-                result = video.process_video(data, skip=existing)
+        else:
+            if master is not None:
+                master_key, master_format, master_bytes = master
+                if master_key != asset.original_key:
+                    doomed.append(asset.original_key)
+                if (
+                    _write_class(asset.storage_tier) is None
+                    and asset.storage_tier != StorageTier.STANDARD
+                ):
+                    # A rewrite lands in STANDARD; the next tiering sweep decides again.
+                    asset.storage_tier, asset.tier_changed_at = StorageTier.STANDARD, timezone.now()
+                asset.original_key, asset.format = master_key, master_format
+                asset.byte_size = master_bytes
+            if isinstance(result, video.ProcessedVideo):
                 asset.duration_ms = result.info.duration_ms
-            else:
-                result = images.process_image(data, skip=existing)
-        except images.MediaRejected as rejected:
-            logger.info("media asset %s rejected by the worker: %s", asset_id, rejected.code)
-            _media_asset_reject(asset, str(rejected))
-            return asset
-
-        if isinstance(result, images.ProcessedImage) and result.master is not None:
-            _media_asset_replace_master(asset, result.master, result.master_format)
-        asset.width, asset.height = result.info.width, result.info.height
-        asset.format = result.info.format
-        wanted = _media_asset_wanted(asset)
-        for item in result.renditions:
-            key = storage.rendition_key(
-                original_key=asset.original_key,
-                purpose=item.purpose,
-                width=item.width,
-                fmt=item.format,
-            )
-            storage.put_bytes(key=key, data=item.data, fmt=item.format)
-            MediaRendition.objects.update_or_create(
-                asset=asset,
-                purpose=item.purpose,
-                width=item.width,
-                format=item.format,
-                defaults={"height": item.height, "key": key, "byte_size": len(item.data)},
-            )
-        # Renditions of a ladder the image no longer has (its real size differed from the header).
-        stale = [r for r in asset.renditions.all() if (r.purpose, r.width, r.format) not in wanted]
-        if stale:
-            MediaRendition.objects.filter(pk__in=[r.pk for r in stale]).delete()
-            stale_keys = [r.key for r in stale]
-            transaction.on_commit(lambda: storage.delete_keys(keys=stale_keys))
-        asset.dominant_color = result.color
-        asset.placeholder = result.placeholder
-        asset.status = MediaAsset.Status.READY
-        asset.failure_reason = ""
-        asset.interrupted_runs = 0
-        asset.processed_at = timezone.now()
-        asset.save()
+            asset.width, asset.height = result.info.width, result.info.height
+            asset.format = result.info.format
+            for item, key in made:
+                MediaRendition.objects.update_or_create(
+                    asset=asset,
+                    purpose=item.purpose,
+                    width=item.width,
+                    format=item.format,
+                    defaults={"height": item.height, "key": key, "byte_size": len(item.data)},
+                )
+            # Renditions of a ladder the image no longer has (its real size differed from the
+            # header).
+            wanted = _media_asset_wanted(asset)
+            stale = [
+                r for r in asset.renditions.all() if (r.purpose, r.width, r.format) not in wanted
+            ]
+            if stale:
+                MediaRendition.objects.filter(pk__in=[r.pk for r in stale]).delete()
+                doomed += [r.key for r in stale]
+            asset.dominant_color = result.color
+            asset.placeholder = result.placeholder
+            asset.status = MediaAsset.Status.READY
+            asset.failure_reason = ""
+            asset.interrupted_runs = 0
+            asset.build_token, asset.build_started_at = "", None
+            asset.processed_at = timezone.now()
+            asset.save()
+    storage.delete_keys(keys=doomed, all_versions=True)
+    if asset is None:
+        return None
+    for _item, key in made:
+        # A killed run's partial writes of the same key, and the delete marker put_bytes left.
+        storage.purge_old_versions(key=key)
     return asset
-
-
-def _media_asset_replace_master(asset: MediaAsset, master: bytes, fmt: str) -> None:
-    """Store the cleaned original (call holding the row lock). A converted format gets a key
-    with the same name and the new extension; the old object goes after the commit."""
-    key = storage.original_key_with_format(key=asset.original_key, fmt=fmt)
-    storage.put_bytes(key=key, data=master, fmt=fmt, storage_class=_write_class(asset.storage_tier))
-    if _write_class(asset.storage_tier) is None and asset.storage_tier != StorageTier.STANDARD:
-        # A rewrite lands in STANDARD; the next tiering sweep decides again.
-        asset.storage_tier, asset.tier_changed_at = StorageTier.STANDARD, timezone.now()
-    storage.purge_old_versions(key=key)
-    if key != asset.original_key:
-        old_key = asset.original_key
-        transaction.on_commit(lambda: storage.delete_keys(keys=[old_key], all_versions=True))
-    asset.original_key, asset.format, asset.byte_size = key, fmt, len(master)
 
 
 def _media_asset_mark_failed(asset: MediaAsset, reason: str) -> None:
     asset.status = MediaAsset.Status.FAILED
     asset.failure_reason = reason
-    asset.save(update_fields=["status", "failure_reason", "interrupted_runs", "updated_at"])
+    asset.build_token, asset.build_started_at = "", None
+    asset.save(
+        update_fields=[
+            "status",
+            "failure_reason",
+            "interrupted_runs",
+            "build_token",
+            "build_started_at",
+            "updated_at",
+        ]
+    )
 
 
-def _media_asset_reject(asset: MediaAsset, reason: str) -> None:
-    """The file itself is unacceptable: fail with the reason and keep none of its bytes."""
-    keys = [asset.original_key, *asset.renditions.values_list("key", flat=True)]
-    asset.renditions.all().delete()
-    _media_asset_mark_failed(asset, reason)
-    transaction.on_commit(lambda: storage.delete_keys(keys=keys, all_versions=True))
+def _media_asset_record_failure(
+    asset_id: int, *, run: str, reason: str, drop_files: bool
+) -> MediaAsset | None:
+    """Fail the asset with ``reason`` if the claim is still ``run``'s. ``drop_files``: the file
+    itself is unacceptable, so none of its bytes are kept (every version)."""
+    keys: list[str] = []
+    with transaction.atomic():
+        asset = _media_asset_locked(asset_id)
+        if asset is None:
+            return None
+        if asset.status != MediaAsset.Status.PROCESSING or asset.build_token != run:
+            return asset
+        if drop_files:
+            keys = [asset.original_key, *asset.renditions.values_list("key", flat=True)]
+            asset.renditions.all().delete()
+        _media_asset_mark_failed(asset, reason)
+    storage.delete_keys(keys=keys, all_versions=True)
+    if drop_files:
+        storage.delete_folder(prefix=storage.rendition_folder(original_key=keys[0]))
+    return asset
 
 
 def media_asset_fail(*, asset_id: int, reason: str) -> MediaAsset | None:
@@ -523,7 +691,16 @@ def media_asset_rebuild(*, asset_ids: list[int]) -> int:
             asset.renditions.all().delete()
             asset.status = MediaAsset.Status.PENDING
             asset.interrupted_runs = 0
-            asset.save(update_fields=["status", "interrupted_runs", "updated_at"])
+            asset.build_token, asset.build_started_at = "", None
+            asset.save(
+                update_fields=[
+                    "status",
+                    "interrupted_runs",
+                    "build_token",
+                    "build_started_at",
+                    "updated_at",
+                ]
+            )
             queued.append((asset.pk, asset.kind == MediaAsset.Kind.VIDEO))
         if orphaned:
             transaction.on_commit(lambda: storage.delete_keys(keys=orphaned))
@@ -536,21 +713,29 @@ def media_asset_rebuild(*, asset_ids: list[int]) -> int:
     return len(queued)
 
 
-def media_asset_sweep_stuck(*, older_than: timedelta = timedelta(minutes=10)) -> int:
+def media_asset_sweep_stuck(*, older_than: timedelta | None = None) -> int:
     """Queue again the assets left pending or processing for longer than ``older_than`` (a
     broker outage lost their message, or a worker died); returns how many.
 
-    Rows a run is working on right now are locked and skipped. Each one queued is touched, so it
-    is not queued again before another ``older_than`` has passed.
+    By default the threshold is the time limit of a run of the asset's kind: a claim older than
+    that belongs to a dead run, and the queued run takes it over (see ``media_asset_process``).
+    Each one queued is touched, so it is not queued again before another threshold has passed.
     """
     now = timezone.now()
+    if older_than is None:
+        recent = Q()
+        for kind in MediaAsset.Kind:
+            limit = timedelta(seconds=media_asset_time_limit(kind=kind))
+            recent |= Q(kind=kind, updated_at__lt=now - limit)
+    else:
+        recent = Q(updated_at__lt=now - older_than)
     with transaction.atomic():
         stuck = list(
             MediaAsset.objects.select_for_update(skip_locked=True)
             .filter(
+                recent,
                 status__in=[MediaAsset.Status.PENDING, MediaAsset.Status.PROCESSING],
                 released_at__isnull=True,
-                updated_at__lt=now - older_than,
             )
             .order_by("updated_at")
             .values_list("pk", "kind")[:500]
@@ -587,13 +772,21 @@ def media_asset_release(*, asset: MediaAsset) -> bool:
 def _media_asset_referenced(asset: MediaAsset) -> bool:
     """Whether any row still protects ``asset`` (a pin, an avatar: every PROTECT foreign key to
     it, found from the models, so media needs to know none of the apps that point at it)."""
+    for relation in _media_asset_protectors():
+        manager = cast(type[models.Model], relation.related_model)._default_manager  # resolved
+        if manager.filter(**{relation.field.name: asset}).exists():
+            return True
+    return False
+
+
+def _media_asset_protectors() -> list[ForeignObjectRel]:
+    """The reverse sides of every PROTECT foreign key to MediaAsset (pins, avatars)."""
+    found = []
     for relation in MediaAsset._meta.get_fields(include_hidden=True):
         if relation.auto_created and getattr(relation, "on_delete", None) is models.PROTECT:
             assert isinstance(relation, ForeignObjectRel)  # a PROTECT foreign key's reverse side
-            manager = cast(type[models.Model], relation.related_model)._default_manager  # resolved
-            if manager.filter(**{relation.field.name: asset}).exists():
-                return True
-    return False
+            found.append(relation)
+    return found
 
 
 def _enqueue_purge(asset_id: int) -> None:
@@ -606,7 +799,13 @@ def _enqueue_purge(asset_id: int) -> None:
 
 
 def media_asset_purge(*, asset_id: int) -> bool:
-    """Delete a released asset's files, then its row. Re-runnable; False if there was nothing to do."""
+    """Delete a released asset's files (every version), then its row. Re-runnable; False if
+    there was nothing to do.
+
+    No S3 call runs in a transaction: a short one first detaches the asset from its content hash,
+    so an upload of the same bytes can no longer take it back (it makes a new asset instead);
+    then the objects go; then the row.
+    """
     with transaction.atomic():
         asset = (
             MediaAsset.objects.select_for_update()
@@ -615,8 +814,19 @@ def media_asset_purge(*, asset_id: int) -> bool:
         )
         if asset is None:
             return False
+        if _media_asset_referenced(asset):
+            # Used again since its release (published at the last moment): it stays.
+            asset.released_at = None
+            asset.save(update_fields=["released_at", "updated_at"])
+            return False
+        if asset.content_hash:
+            asset.content_hash = ""
+            asset.save(update_fields=["content_hash", "updated_at"])
         keys = [asset.original_key, *asset.renditions.values_list("key", flat=True)]
-        storage.delete_keys(keys=keys)
-        asset.delete()
+    storage.delete_keys(keys=keys, all_versions=True)
+    # And what no row names: renditions a killed run wrote but never recorded.
+    storage.delete_folder(prefix=storage.rendition_folder(original_key=keys[0]))
+    with transaction.atomic():
+        MediaAsset.objects.filter(pk=asset_id, released_at__isnull=False).delete()
     logger.info("purged media asset %s (%d objects)", asset_id, len(keys))
     return True

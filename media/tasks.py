@@ -26,6 +26,7 @@ from botocore.exceptions import (
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.utils.time import get_exponential_backoff_interval
+from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from media import storage
@@ -35,11 +36,12 @@ logger = logging.getLogger(__name__)
 
 # A hostile file must not hold a worker: past the soft limit the asset fails with a reason, and
 # the hard limit kills the pool process if the decoder does not come back to Python in time.
-MEDIA_SOFT_TIME_LIMIT = 90
-MEDIA_TIME_LIMIT = 120
+# A claim older than the hard limit belongs to a dead run (settings MEDIA_TASK_TIME_LIMIT).
+MEDIA_TIME_LIMIT = settings.MEDIA_TASK_TIME_LIMIT
+MEDIA_SOFT_TIME_LIMIT = max(MEDIA_TIME_LIMIT - 30, MEDIA_TIME_LIMIT * 3 // 4)
 # A video (up to 60 s, up to 4K) is decoded whole and transcoded: given per call when queued.
-VIDEO_SOFT_TIME_LIMIT = 300
-VIDEO_TIME_LIMIT = 360
+VIDEO_TIME_LIMIT = settings.MEDIA_VIDEO_TASK_TIME_LIMIT
+VIDEO_SOFT_TIME_LIMIT = max(VIDEO_TIME_LIMIT - 60, VIDEO_TIME_LIMIT * 3 // 4)
 MAX_RETRIES = 8
 _TRANSIENT_S3_CODES = {
     "SlowDown",
@@ -87,7 +89,9 @@ def media_asset_process_task(self, asset_id: int) -> None:
     from media import services  # the task body imports its service (services queue tasks)
 
     try:
-        services.media_asset_process(asset_id=asset_id)
+        # The task id is the run's claim: a message delivered again after its worker died
+        # carries the same id and takes the claim over at once.
+        services.media_asset_process(asset_id=asset_id, run=self.request.id or "")
     except SoftTimeLimitExceeded:
         logger.warning("media asset %s hit the soft time limit", asset_id)
         services.media_asset_fail(
@@ -116,12 +120,23 @@ def media_asset_purge_task(self, asset_id: int) -> None:
 
 
 @shared_task(bind=True, soft_time_limit=120, time_limit=150)
-def media_asset_sweep_stuck_task(self, older_than_minutes: float = 10) -> int:
+def media_asset_sweep_stuck_task(self, older_than_minutes: float | None = None) -> int:
     """Periodic (beat): queue again the media left pending or processing (a lost message, a
-    dead worker), so a broker outage delays work but loses none."""
+    dead worker) for longer than a run's time limit, so a broker outage delays work but loses
+    none."""
     from media import services  # the task body imports its service (services queue tasks)
 
-    return services.media_asset_sweep_stuck(older_than=timedelta(minutes=older_than_minutes))
+    older_than = None if older_than_minutes is None else timedelta(minutes=older_than_minutes)
+    return services.media_asset_sweep_stuck(older_than=older_than)
+
+
+@shared_task(bind=True, soft_time_limit=120, time_limit=150)
+def media_asset_sweep_unpublished_task(self) -> int:
+    """Periodic (beat): release the uploads no pin or avatar used within the grace period
+    (MEDIA_UNPUBLISHED_GRACE_HOURS); their purges delete the files."""
+    from media import services  # the task body imports its service (services queue tasks)
+
+    return services.media_asset_sweep_unpublished()
 
 
 # Errors worth a retry for the upload sweeper: storage or database hiccups.

@@ -12,8 +12,8 @@ the container's header (the duration is checked again while decoding: a containe
   AAC 128 kbit/s stereo, ``+faststart`` so browsers start playing at once, no metadata (no
   location, no camera tags), the source's rotation kept as a display matrix.
 
-The original is kept as uploaded (a video's location lives in its ``udta``/``meta`` boxes); it is
-never shown or linked, only the rendition is. PyAV is imported only where a video is opened, so
+The original is kept cleaned (``clean_original``: the same packets remuxed without metadata, so a
+location in its ``udta``/``meta`` boxes is gone); it is never shown or linked, only the rendition is. PyAV is imported only where a video is opened, so
 web processes that never see one do not load FFmpeg (~25 MB).
 """
 
@@ -311,3 +311,43 @@ def process_video(
 def rendition_set(width: int, height: int) -> set[tuple[str, int, str]]:
     """Every (purpose, width, format) a video shown at ``width`` x ``height`` should have."""
     return images.rendition_set(width) | {("video", output_size(width, height)[0], "mp4")}
+
+
+_MUXERS = {"mp4": "mp4", "mov": "mov", "webm": "webm"}
+
+
+def clean_original(data: bytes, *, info: VideoInfo | None = None) -> bytes:
+    """The original as it is kept: the same video and audio packets in the same container (no
+    re-encode: nothing is lost), without what would locate or identify the person.
+
+    The container's and the streams' metadata (location, camera make and model, dates, user
+    tags), chapters, and subtitle, data and attachment tracks are dropped; the display rotation
+    is written again. Cleaning rather than discarding the original keeps a rebuild possible
+    (new rendition sizes, a better encoder) from the best bytes there are. Raises MediaRejected.
+    """
+    import av
+
+    info = info or probe(data)
+    with tempfile.TemporaryDirectory(prefix="pinsite-video-") as folder:
+        path = os.path.join(folder, f"clean.{info.format}")
+        options = {"movflags": "+faststart"} if info.format != "webm" else {}
+        try:
+            with _open(data) as source:
+                kept = [*source.streams.video[:1], *source.streams.audio[:1]]
+                with av.open(path, mode="w", format=_MUXERS[info.format], options=options) as out:
+                    copies = {}
+                    for stream in kept:
+                        copy = out.add_stream_from_template(stream)
+                        copy.metadata.clear()
+                        if stream.type == "video" and info.rotation:
+                            copy.set_display_rotation(info.rotation)
+                        copies[stream.index] = copy
+                    for packet in source.demux(kept):
+                        if packet.dts is None:  # the demuxer's end-of-stream marker
+                            continue
+                        packet.stream = copies[packet.stream.index]
+                        out.mux(packet)
+        except (av.FFmpegError, ValueError, OSError, EOFError):
+            raise _unreadable() from None
+        with open(path, "rb") as handle:
+            return handle.read()

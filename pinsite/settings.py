@@ -322,6 +322,18 @@ PAGE_CACHE_SCOPED = env_bool("PAGE_CACHE_SCOPED", default=True)
 PAGE_CACHE_OUTAGE_SECONDS = env_int("PAGE_CACHE_OUTAGE_SECONDS", 5)
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or REDIS_URL
+# Hard time limits of a media processing run, in seconds (images; videos, which are transcoded).
+# A run whose worker died is taken over once its claim is older than this.
+MEDIA_TASK_TIME_LIMIT = env_int("MEDIA_TASK_TIME_LIMIT", 120)
+MEDIA_VIDEO_TASK_TIME_LIMIT = env_int("MEDIA_VIDEO_TASK_TIME_LIMIT", 360)
+
+
+def _longest_task_time_limit() -> int:
+    # The broker redelivers an unacknowledged task after its visibility timeout: a little more
+    # than the longest hard limit, so a dead worker's task comes back in minutes, never twice.
+    return max(env_int("CELERY_TASK_TIME_LIMIT", 300), MEDIA_VIDEO_TASK_TIME_LIMIT)
+
+
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
@@ -343,7 +355,9 @@ else:
     # acks_late: a task whose worker died is delivered again after the visibility timeout, which
     # must be longer than any task's hard time limit (or a slow task is delivered twice).
     CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "visibility_timeout": env_int("CELERY_BROKER_VISIBILITY_TIMEOUT", 3600),
+        "visibility_timeout": env_int(
+            "CELERY_BROKER_VISIBILITY_TIMEOUT", _longest_task_time_limit() + 30
+        ),
     }
 # A broker that blips must not hang a web request for long: bound the publish retries (one more
 # try, 0.2 s later; the socket timeouts below bound each). What could not be sent stays pending
@@ -370,6 +384,7 @@ CELERY_TASK_ROUTES = {
     "media.tasks.media_asset_purge_task": {"queue": "media"},
     "media.tasks.media_asset_sweep_stuck_task": {"queue": "maintenance"},
     "media.tasks.upload_sweep_task": {"queue": "maintenance"},
+    "media.tasks.media_asset_sweep_unpublished_task": {"queue": "maintenance"},
     "tiering.tasks.*": {"queue": "tiering"},
 }
 # Every queue, in one place: a worker started without -Q (make run, make stack, the Procfile, the
@@ -377,7 +392,11 @@ CELERY_TASK_ROUTES = {
 CELERY_TASK_QUEUES = [Queue(name) for name in ("celery", "media", "tiering", "maintenance")]
 CELERY_BEAT_SCHEDULE = {
     "sweep-unconfirmed-uploads": {"task": "media.tasks.upload_sweep_task", "schedule": 15 * 60},
-    "requeue-stuck-media": {"task": "media.tasks.media_asset_sweep_stuck_task", "schedule": 5 * 60},
+    "requeue-stuck-media": {"task": "media.tasks.media_asset_sweep_stuck_task", "schedule": 60},
+    "sweep-unpublished-media": {
+        "task": "media.tasks.media_asset_sweep_unpublished_task",
+        "schedule": 60 * 60,
+    },
     # Access counts from Redis into the rows every minute; the tier sweep once a day.
     "tier-access-flush": {"task": "tiering.tasks.tiering_access_flush_task", "schedule": 60},
     "tier-sweep": {"task": "tiering.tasks.tiering_sweep_task", "schedule": 24 * 60 * 60},
@@ -454,6 +473,13 @@ S3_READ_TIMEOUT = env_seconds("S3_READ_TIMEOUT", 5)
 S3_MAX_ATTEMPTS = env_int("S3_MAX_ATTEMPTS", 2)
 if not 1 <= S3_MAX_ATTEMPTS <= 10:
     raise ImproperlyConfigured(f"S3_MAX_ATTEMPTS must be from 1 to 10, not {S3_MAX_ATTEMPTS}")
+# An S3 call made inside a database transaction holds its locks for as long as S3 takes: "log"
+# reports each one as an error, "raise" refuses the call (the test suite's workers), "off".
+S3_IN_TRANSACTION = env_str("S3_IN_TRANSACTION", "log")
+if S3_IN_TRANSACTION not in {"log", "raise", "off"}:
+    raise ImproperlyConfigured(
+        f"S3_IN_TRANSACTION must be log, raise or off, not {S3_IN_TRANSACTION}"
+    )
 
 # --- Storage tiering (tiering/policy.py decides, tiering/sweep.py moves) -------------------------
 
@@ -537,6 +563,10 @@ STORAGES: dict[str, dict[str, Any]] = {
 
 # Upper bound of an upload accepted through the app (the embedded default's upload path).
 MEDIA_MAX_UPLOAD_BYTES = env_int("MEDIA_MAX_UPLOAD_BYTES", 50 * 1024 * 1024)
+# Bytes of originals one person may keep (0: no limit); checked when an upload starts and ends.
+MEDIA_QUOTA_BYTES = env_int("MEDIA_QUOTA_BYTES", 2 * 1024**3)
+# Hours an uploaded file may stay unused by any pin or avatar before it is deleted.
+MEDIA_UNPUBLISHED_GRACE_HOURS = env_int("MEDIA_UNPUBLISHED_GRACE_HOURS", 24)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
 
 # --- Email ---------------------------------------------------------------------------------------

@@ -55,11 +55,17 @@ def _enqueue(asset_id: int) -> None:
 
 
 def tiering_restore_step(*, asset_id: int, now: datetime | None = None) -> str:
-    """One look at the asset's archived objects: "done", "waiting" (try again later) or "gone"."""
+    """One look at the asset's archived objects: "done", "waiting" (try again later) or "gone".
+
+    No S3 call runs in a transaction: the objects to look at are read first, S3 is asked and
+    copied outside, and each restored object is recorded in a short transaction that checks its
+    row still says the tier it was restored from (a concurrent step that recorded it first wins;
+    the copy itself is harmless twice).
+    """
     now = now or timezone.now()
-    with transaction.atomic():
-        asset = MediaAsset.objects.select_for_update().filter(pk=asset_id).first()
-        if asset is None or asset.released_at is not None:
+    with transaction.atomic():  # read on the writer
+        asset = MediaAsset.objects.filter(pk=asset_id, released_at__isnull=True).first()
+        if asset is None:
             return "gone"
         objects: list[tuple[int | None, str, int, str]] = []
         if (
@@ -72,50 +78,60 @@ def tiering_restore_step(*, asset_id: int, now: datetime | None = None) -> str:
             Q(storage_tier__in=ARCHIVED_TIERS) | Q(storage_tier=StorageTier.INTELLIGENT_TIERING)
         ).values_list("pk", "key", "byte_size", "storage_tier")
         objects += list(renditions)
-        waiting = False
-        for rendition_id, key, size, tier in objects:
-            if tier == StorageTier.INTELLIGENT_TIERING and not storage.is_s3():
+    waiting = False
+    for rendition_id, key, size, tier in objects:
+        if tier == StorageTier.INTELLIGENT_TIERING and not storage.is_s3():
+            continue
+        if storage.is_s3():
+            status = storage.restore_status(key=key)
+            if status == "archived":
+                storage.restore_request(key=key)
+                status = storage.restore_status(key=key)  # expedited ones may be done
+            if status in {"archived", "restoring"}:
+                waiting = True
                 continue
-            if storage.is_s3():
-                status = storage.restore_status(key=key)
-                if status == "archived":
-                    storage.restore_request(key=key)
-                    status = storage.restore_status(key=key)  # expedited ones may be done
-                if status in {"archived", "restoring"}:
-                    waiting = True
-                    continue
-                if status == "missing" or tier not in ARCHIVED_TIERS:
-                    continue  # gone, or INTELLIGENT_TIERING back in its frequent tier by itself
-                storage.tier_change(key=key, tier=StorageTier.STANDARD)
-                if storage.bucket_versioned():
-                    storage.purge_old_versions(key=key)
-            elif tier not in ARCHIVED_TIERS:
-                continue
-            _record_restored(asset, rendition_id, key, size, tier, now)
-        if waiting:
-            return "waiting"
-        if asset.restore_requested_at is not None:
-            asset.restore_requested_at = None
-            asset.save(update_fields=["restore_requested_at", "updated_at"])
+            if status == "missing" or tier not in ARCHIVED_TIERS:
+                continue  # gone, or INTELLIGENT_TIERING back in its frequent tier by itself
+            storage.tier_change(key=key, tier=StorageTier.STANDARD)
+            if storage.bucket_versioned():
+                storage.purge_old_versions(key=key)
+        elif tier not in ARCHIVED_TIERS:
+            continue
+        _record_restored(asset_id, rendition_id, key, size, tier, now)
+    if waiting:
+        return "waiting"
+    with transaction.atomic():
+        if not MediaAsset.objects.filter(pk=asset_id, released_at__isnull=True).exists():
+            return "gone"
+        MediaAsset.objects.filter(pk=asset_id, restore_requested_at__isnull=False).update(
+            restore_requested_at=None, updated_at=now
+        )
     return "done"
 
 
-def _record_restored(asset, rendition_id, key: str, size: int, tier: str, now: datetime) -> None:
-    if rendition_id is None:
-        asset.storage_tier, asset.tier_changed_at = StorageTier.STANDARD, now
-        asset.save(update_fields=["storage_tier", "tier_changed_at", "updated_at"])
-    else:
-        MediaRendition.objects.filter(pk=rendition_id).update(
-            storage_tier=StorageTier.STANDARD, tier_changed_at=now
+def _record_restored(
+    asset_id: int, rendition_id: int | None, key: str, size: int, tier: str, now: datetime
+) -> None:
+    """Record one object back in STANDARD, unless its row no longer says ``tier``."""
+    with transaction.atomic():
+        if rendition_id is None:
+            changed = MediaAsset.objects.filter(
+                pk=asset_id, original_key=key, storage_tier=tier
+            ).update(storage_tier=StorageTier.STANDARD, tier_changed_at=now, updated_at=now)
+        else:
+            changed = MediaRendition.objects.filter(pk=rendition_id, storage_tier=tier).update(
+                storage_tier=StorageTier.STANDARD, tier_changed_at=now
+            )
+        if not changed:
+            return
+        TierTransition.objects.create(
+            asset_id=asset_id,
+            key=key,
+            object_bytes=size,
+            from_tier=tier,
+            to_tier=StorageTier.STANDARD,
+            cause=TierTransition.Cause.RESTORE,
+            reason="needed by a page or the worker",
+            expected_monthly_saving=Decimal(0),
+            created_at=now,
         )
-    TierTransition.objects.create(
-        asset=asset,
-        key=key,
-        object_bytes=size,
-        from_tier=tier,
-        to_tier=StorageTier.STANDARD,
-        cause=TierTransition.Cause.RESTORE,
-        reason="needed by a page or the worker",
-        expected_monthly_saving=Decimal(0),
-        created_at=now,
-    )

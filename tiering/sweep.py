@@ -11,10 +11,10 @@ an asset shares the asset's access signal (see ``tiering.access``).
 
 Bounded memory: batches of ``TieringPolicy.batch_size`` assets by primary key (``pk > last``),
 read as value tuples; nothing holds more than one batch. Safe to run twice and concurrently: the
-assets a batch moves are locked (``select_for_update(skip_locked=True)``, one transaction per
-batch), their facts are read again under the lock and decided again, so a second sweep finds
-them moved (or locked, and skips them). On SQLite, whose transactions here are IMMEDIATE, the
-batches of two sweeps take turns instead.
+facts of the assets a batch moves are read again (skipping rows another sweep has locked that
+instant) and decided again; the copies run outside any transaction, and each move is recorded
+only if its row still says the tier it moved from, so a second sweep finds them moved or
+records nothing twice. No S3 call is made in a transaction or under a row lock.
 
 Modes: ``off`` moves nothing; ``intelligent`` (S3 decides) moves only what staff pinned; ``app``
 moves what the policy says. On local disk tiers are recorded on the rows and no byte moves (the
@@ -344,11 +344,16 @@ def _batch_move(
     sweep: TieringSweep | None,
     by_range: bool = True,
 ) -> tuple[list[PlannedMove], int]:
-    """Lock the candidates' assets (skipping those another sweep holds), decide again from the
-    rows as they are now, move what still should and record it; returns (moved, failures)."""
+    """Decide again from the candidates' rows as they are now, move what still should and
+    record it; returns (moved, failures).
+
+    No S3 call runs in a transaction or under a row lock: the rows are read (skipping those
+    another sweep has locked this instant) in a short transaction, the objects are copied
+    outside it, and each move is recorded in a short transaction only if its row still says
+    the tier it moved from (a concurrent sweep that recorded it first wins; copying an object
+    into the tier it is already in is harmless).
+    """
     asset_ids = sorted({move.asset_id for move in candidates})
-    done: list[PlannedMove] = []
-    failures = 0
     with transaction.atomic():
         locked = list(
             _assets()
@@ -359,42 +364,49 @@ def _batch_move(
         )
         if not locked:
             return [], 0
-        renditions = plan.renditions_query(locked, by_range=by_range)
-        _examined, moves = plan.moves(locked, list(renditions))
-        transitions = []
-        for move in moves:
-            if not mover.move(move):
-                failures += move.from_tier not in storage.ARCHIVE_CLASSES
+        renditions = list(plan.renditions_query(locked, by_range=by_range))
+    _examined, moves = plan.moves(locked, renditions)
+    done: list[PlannedMove] = []
+    failures = 0
+    for move in moves:
+        if not mover.move(move):
+            failures += move.from_tier not in storage.ARCHIVE_CLASSES
+            continue
+        with transaction.atomic():
+            if not _record_tier(move, at=plan.now):
                 continue
-            _record_tier(move, at=plan.now)
-            transitions.append(
-                TierTransition(
-                    asset_id=move.asset_id,
-                    sweep=sweep,
-                    key=move.key,
-                    object_bytes=move.object_bytes,
-                    from_tier=move.from_tier,
-                    to_tier=move.to_tier,
-                    cause=move.cause,
-                    reason=move.reason[:200],
-                    expected_monthly_saving=Decimal(f"{move.monthly_saving:.8f}"),
-                    created_at=plan.now,
-                )
+            TierTransition.objects.create(
+                asset_id=move.asset_id,
+                sweep=sweep,
+                key=move.key,
+                object_bytes=move.object_bytes,
+                from_tier=move.from_tier,
+                to_tier=move.to_tier,
+                cause=move.cause,
+                reason=move.reason[:200],
+                expected_monthly_saving=Decimal(f"{move.monthly_saving:.8f}"),
+                created_at=plan.now,
             )
-            done.append(move)
-        TierTransition.objects.bulk_create(transitions)
+        done.append(move)
     return done, failures
 
 
-def _record_tier(move: PlannedMove, *, at: datetime) -> None:
+def _record_tier(move: PlannedMove, *, at: datetime) -> bool:
+    """Record the object in its new tier if its row still says the old one; True if it did."""
     if move.rendition_id is None:
-        MediaAsset.objects.filter(pk=move.asset_id).update(
+        return bool(
+            MediaAsset.objects.filter(
+                pk=move.asset_id,
+                original_key=move.key,
+                storage_tier=move.from_tier,
+                released_at__isnull=True,
+            ).update(storage_tier=move.to_tier, tier_changed_at=at)
+        )
+    return bool(
+        MediaRendition.objects.filter(pk=move.rendition_id, storage_tier=move.from_tier).update(
             storage_tier=move.to_tier, tier_changed_at=at
         )
-    else:
-        MediaRendition.objects.filter(pk=move.rendition_id).update(
-            storage_tier=move.to_tier, tier_changed_at=at
-        )
+    )
 
 
 def _enqueue_restores(asset_ids: list[int]) -> None:

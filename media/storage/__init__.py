@@ -47,8 +47,13 @@ def original_key_new(*, fmt: str) -> str:
 
 
 def rendition_key(*, original_key: str, purpose: str, width: int, fmt: str) -> str:
+    return f"{rendition_folder(original_key=original_key)}{purpose}-{width}.{fmt}"
+
+
+def rendition_folder(*, original_key: str) -> str:
+    """The prefix every rendition of the original at ``original_key`` is stored under."""
     stem = posixpath.splitext(posixpath.basename(original_key))[0]
-    return f"renditions/{stem[:2]}/{stem}/{purpose}-{width}.{fmt}"
+    return f"renditions/{stem[:2]}/{stem}/"
 
 
 def put_bytes(*, key: str, data: bytes, fmt: str, storage_class: str | None = None) -> str:
@@ -100,6 +105,41 @@ def delete_keys(*, keys: list[str], all_versions: bool = False) -> None:
         default_storage.delete(key)
         if all_versions:
             purge_old_versions(key=key, keep_latest=False)
+
+
+def delete_folder(*, prefix: str) -> int:
+    """Delete every object under ``prefix`` (ending in "/"), every version and delete marker on
+    S3; returns how many entries went. For what no row names any more, e.g. the renditions a
+    killed run wrote for an asset that was then deleted."""
+    if not is_s3():
+        folder = prefix.rstrip("/")
+        try:
+            _dirs, files = default_storage.listdir(folder)
+        except FileNotFoundError:
+            return 0
+        for name in files:
+            default_storage.delete(f"{folder}/{name}")
+        return len(files)
+    client, bucket = _client(), _bucket()
+    doomed = []
+    try:
+        pages = client.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix)
+        for page in pages:
+            for entry in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+                version = entry.get("VersionId")
+                doomed.append(
+                    {"Key": entry["Key"], "VersionId": version}
+                    if version not in (None, "null")
+                    else {"Key": entry["Key"]}
+                )
+        for start in range(0, len(doomed), 1000):
+            client.delete_objects(Bucket=bucket, Delete={"Objects": doomed[start : start + 1000]})
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") not in {"AccessDenied", "NotImplemented"}:
+            raise
+        logger.warning("cannot list or delete the versions under %s: %s", prefix, error)
+        return 0
+    return len(doomed)
 
 
 def purge_old_versions(*, key: str, keep_latest: bool = True) -> int:

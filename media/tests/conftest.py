@@ -95,3 +95,34 @@ def s3(services):
     if not storage.is_s3():
         pytest.fail("the session's S3 server is not configured")
     return storage._client()
+
+
+VERSIONED_BUCKET = "pinsite-versions-test"
+
+
+@pytest.fixture
+def versioned_bucket(s3, settings):
+    """The media storage on a versioned bucket of the session's S3 server (as provisioning
+    makes it): its name. ``versions(key)`` lists what the bucket still keeps of exactly ``key``."""
+    if VERSIONED_BUCKET not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=VERSIONED_BUCKET)
+        s3.put_bucket_versioning(
+            Bucket=VERSIONED_BUCKET, VersioningConfiguration={"Status": "Enabled"}
+        )
+    default = settings.STORAGES["default"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {**default, "OPTIONS": {**default["OPTIONS"], "bucket_name": VERSIONED_BUCKET}},
+    }
+    settings.AWS_STORAGE_BUCKET_NAME = VERSIONED_BUCKET
+    return VERSIONED_BUCKET
+
+
+def object_versions(client, bucket: str, key: str) -> list[dict]:
+    """Every version and delete marker the bucket keeps of exactly ``key``."""
+    reply = client.list_object_versions(Bucket=bucket, Prefix=key)
+    return [
+        entry
+        for entry in [*reply.get("Versions", []), *reply.get("DeleteMarkers", [])]
+        if entry["Key"] == key
+    ]

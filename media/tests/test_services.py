@@ -422,3 +422,84 @@ def test_a_direct_upload_whose_orientation_the_prefix_did_not_show_gets_the_righ
     assert (processed.width, processed.height) == (900, 1200)
     made = set(processed.renditions.values_list("purpose", "width", "format"))
     assert made == images.rendition_set(900)
+
+
+def test_a_live_claim_makes_another_run_wait_and_a_dead_one_is_taken_over():
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from media.models import MediaAssetBusy
+
+    asset = _upload(make_user())
+    claimed = {"status": MediaAsset.Status.PROCESSING, "build_token": "first"}
+    MediaAsset.objects.filter(pk=asset.pk).update(**claimed, build_started_at=timezone.now())
+    with pytest.raises(MediaAssetBusy):
+        media_services.media_asset_process(asset_id=asset.pk, run="second")
+    assert MediaAsset.objects.get(pk=asset.pk).build_token == "first"
+
+    # The same message again (its worker died, the broker delivered it anew) takes over at once.
+    processed = media_services.media_asset_process(asset_id=asset.pk, run="first")
+    assert processed is not None and processed.status == MediaAsset.Status.READY
+    assert (processed.build_token, processed.build_started_at) == ("", None)
+
+    # Another run's claim older than the time limit belongs to a dead run.
+    MediaAsset.objects.filter(pk=asset.pk).update(**claimed, interrupted_runs=0)
+    processed.renditions.all().delete()
+    limit = media_services.media_asset_time_limit(kind=asset.kind)
+    MediaAsset.objects.filter(pk=asset.pk).update(
+        build_started_at=timezone.now() - timedelta(seconds=limit + 1)
+    )
+    processed = media_services.media_asset_process(asset_id=asset.pk, run="second")
+    assert processed is not None and processed.status == MediaAsset.Status.READY
+    assert processed.renditions.count() == len(images.rendition_set(processed.width or 0))
+
+
+def test_a_run_whose_claim_was_taken_over_mid_build_records_nothing(monkeypatch):
+    asset = _upload(make_user())
+    build = images.process_image
+
+    def taken_over(data, **kwargs):
+        # Meanwhile the claim went to another run (this one looked dead).
+        MediaAsset.objects.filter(pk=asset.pk).update(build_token="usurper")
+        return build(data, **kwargs)
+
+    monkeypatch.setattr(images, "process_image", taken_over)
+    processed = media_services.media_asset_process(asset_id=asset.pk, run="slow")
+    assert processed is not None
+    assert (processed.status, processed.build_token) == (MediaAsset.Status.PROCESSING, "usurper")
+    assert not processed.renditions.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_no_row_lock_or_transaction_is_held_while_the_file_is_decoded(monkeypatch):
+    import threading
+
+    from django.db import connection, connections, transaction
+
+    asset = _upload(make_user())
+    build = images.process_image
+    seen: dict[str, object] = {}
+
+    def watched(data, **kwargs):
+        seen["in_transaction"] = connection.in_atomic_block
+
+        def lock_elsewhere() -> None:
+            try:  # another connection, as another worker or a page's write would be
+                with transaction.atomic():
+                    MediaAsset.objects.select_for_update(nowait=True).get(pk=asset.pk)
+                seen["locked_elsewhere"] = True
+            except Exception as error:
+                seen["locked_elsewhere"] = error
+            finally:
+                connections.close_all()
+
+        other = threading.Thread(target=lock_elsewhere)
+        other.start()
+        other.join()
+        return build(data, **kwargs)
+
+    monkeypatch.setattr(images, "process_image", watched)
+    processed = media_services.media_asset_process(asset_id=asset.pk)
+    assert processed is not None and processed.status == MediaAsset.Status.READY
+    assert seen == {"in_transaction": False, "locked_elsewhere": True}

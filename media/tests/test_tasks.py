@@ -3,7 +3,6 @@
 import time
 
 import pytest
-from django.db import transaction
 
 from accounts.tests.factories import make_user
 from media import services
@@ -24,8 +23,8 @@ def _wait_for(predicate, timeout=30.0):
 def test_an_upload_is_processed_by_the_worker_after_commit(celery_worker_process):
     _process, log = celery_worker_process
     owner = make_user()
-    with transaction.atomic():
-        asset = services.media_asset_create(owner=owner, data=image_bytes(width=1200, height=900))
+    # Stored outside any transaction; processing is queued once the row is committed.
+    asset = services.media_asset_create(owner=owner, data=image_bytes(width=1200, height=900))
     done = _wait_for(lambda: MediaAsset.objects.get(pk=asset.pk).status == MediaAsset.Status.READY)
     assert done, log.read_text()[-3000:]
     asset.refresh_from_db()
@@ -45,8 +44,7 @@ def test_a_photo_with_location_ends_ready_on_s3_with_nothing_left_to_locate_it(
 
     _process, log = celery_worker_process
     data = encoded(two_tone(1600, 1000), "JPEG", exif=gps_exif(orientation=6).tobytes())
-    with transaction.atomic():
-        asset = services.media_asset_create(owner=make_user(), data=data)
+    asset = services.media_asset_create(owner=make_user(), data=data)
     done = _wait_for(lambda: MediaAsset.objects.get(pk=asset.pk).status == MediaAsset.Status.READY)
     assert done, log.read_text()[-3000:]
     asset.refresh_from_db()

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from django.core.files.storage import default_storage
-from django.db import transaction
 from PIL import Image
 
 from accounts.tests.factories import make_user
@@ -53,8 +52,8 @@ def _slow_image(seed: int) -> bytes:
 
 
 def _upload(data: bytes) -> MediaAsset:
-    with transaction.atomic():
-        return services.media_asset_create(owner=make_user(), data=data)
+    # Outside any transaction (the file is stored first); processing is queued at once.
+    return services.media_asset_create(owner=make_user(), data=data)
 
 
 def _status(asset: MediaAsset) -> str:
@@ -178,5 +177,52 @@ def _send_sweep(task) -> bool:
     try:
         task.apply_async(kwargs={"older_than_minutes": 0})
     except Exception:  # the client's connection is still coming back
+        return False
+    return True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_build_whose_worker_died_is_taken_over_once_its_claim_is_older_than_the_time_limit(
+    celery_worker_factory,
+):
+    from media.tasks import media_asset_sweep_stuck_task
+
+    # Runs may last 15 s here; the broker's visibility timeout stays its default (minutes), so
+    # only the claim's age can bring the work back quickly.
+    limits = {"MEDIA_TASK_TIME_LIMIT": "15"}
+    first, first_log = celery_worker_factory("claimed", env=limits)
+    asset = _upload(_slow_image(11))
+    assert _wait_for(lambda: _status(asset) == MediaAsset.Status.PROCESSING, 30), (
+        first_log.read_text()[-3000:]
+    )
+    time.sleep(0.3)  # decoding, some renditions perhaps written
+    os.killpg(first.pid, signal.SIGKILL)
+    first.wait(timeout=10)
+    killed_at = time.monotonic()
+    claimed = MediaAsset.objects.get(pk=asset.pk)
+    assert claimed.status == MediaAsset.Status.PROCESSING and claimed.build_token
+
+    _second, log = celery_worker_factory("sweeper", env=limits)
+
+    def swept_and_ready() -> bool:
+        # What beat does every minute: the sweeper queues it again once the claim is stale.
+        if _status(asset) == MediaAsset.Status.READY:
+            return True
+        _send_sweep_default(media_asset_sweep_stuck_task)
+        time.sleep(1)
+        return _status(asset) == MediaAsset.Status.READY
+
+    assert _wait_for(swept_and_ready, 90, interval=1), log.read_text()[-4000:]
+    waited = time.monotonic() - killed_at
+    assert 15 <= waited < 90  # the claim's age, not the 10 minutes of the old sweeper
+    _assert_one_set_of_renditions(asset)
+    asset.refresh_from_db()
+    assert asset.interrupted_runs == 0 and asset.build_token == ""
+
+
+def _send_sweep_default(task) -> bool:
+    try:
+        task.apply_async()  # the sweeper's own threshold: a run's time limit
+    except Exception:
         return False
     return True

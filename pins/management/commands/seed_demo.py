@@ -161,10 +161,14 @@ class Command(BaseCommand):
             )
         return board
 
-    @transaction.atomic
     def _pin(self, owner: User, board: Board, entry: dict) -> tuple[Pin, bool]:
         data = (DEMO_DIR / "photos" / entry["file"]).read_bytes()
+        # Stored outside any transaction (no S3 call under a lock); the pin in one.
         asset = media_services.media_asset_create(owner=owner, data=data)
+        with transaction.atomic():
+            return self._pin_for(owner, board, entry, asset)
+
+    def _pin_for(self, owner: User, board: Board, entry: dict, asset) -> tuple[Pin, bool]:
         existing = Pin.objects.filter(owner=owner, media=asset, parent=None).first()
         if existing is not None:
             return existing, False
