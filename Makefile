@@ -41,6 +41,7 @@ lint: $(VENV)/.requirements-dev
 test: lint
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) -m pytest
+	$(PY) -m audit.fuzz --seconds 60
 
 bench: $(VENV)/.requirements-dev
 	$(PY) -m bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
