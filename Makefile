@@ -57,3 +57,22 @@ stack-status: | $(PY)
 
 clean: stack-stop
 	rm -rf var
+
+# Security checks with outside tools (README "Security checks"); not part of `make test`.
+# The tools get their own virtualenvs: semgrep and wapiti pin many packages of their own.
+AUDIT_VENV := var/audit-venv
+WAPITI_VENV := var/wapiti-venv
+.PHONY: audit
+
+$(AUDIT_VENV)/.installed: audit/requirements.txt
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/pip install --quiet -r audit/requirements.txt
+	@touch $@
+
+$(WAPITI_VENV)/.installed: audit/requirements-wapiti.txt
+	$(PYTHON) -m venv $(WAPITI_VENV)
+	$(WAPITI_VENV)/bin/pip install --quiet -r audit/requirements-wapiti.txt
+	@touch $@
+
+audit: $(VENV)/.requirements $(AUDIT_VENV)/.installed $(WAPITI_VENV)/.installed
+	$(PY) -m audit
