@@ -50,6 +50,7 @@ test: lint
 		DJANGO_SECRET_KEY=$$($(PY) -c 'import secrets; print(secrets.token_urlsafe(50))') \
 		$(PY) manage.py check --deploy --fail-level WARNING
 	$(PY) -m pytest
+	$(PY) -m audit.fuzz --seconds 60
 
 bench: $(VENV)/.requirements-dev
 	$(PY) -m bench $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
@@ -68,3 +69,22 @@ stack-status: | $(PY)
 
 clean: stack-stop
 	rm -rf var
+
+# Security checks with outside tools (README "Security checks"); not part of `make test`.
+# The tools get their own virtualenvs: semgrep and wapiti pin many packages of their own.
+AUDIT_VENV := var/audit-venv
+WAPITI_VENV := var/wapiti-venv
+.PHONY: audit
+
+$(AUDIT_VENV)/.installed: audit/requirements.txt
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/pip install --quiet -r audit/requirements.txt
+	@touch $@
+
+$(WAPITI_VENV)/.installed: audit/requirements-wapiti.txt
+	$(PYTHON) -m venv $(WAPITI_VENV)
+	$(WAPITI_VENV)/bin/pip install --quiet -r audit/requirements-wapiti.txt
+	@touch $@
+
+audit: $(VENV)/.requirements $(AUDIT_VENV)/.installed $(WAPITI_VENV)/.installed
+	$(PY) -m audit

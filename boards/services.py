@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Min
 from django.utils.text import slugify
 
@@ -45,7 +45,16 @@ def board_create(*, owner, name: str, description: str = "", is_secret: bool = F
         slug=_slug_free(owner=owner, name=name.strip()),
     )
     board.full_clean()
-    board.save()
+    try:
+        with transaction.atomic():
+            board.save()
+    except IntegrityError:
+        # Another request made a board of this name (or slug) between the checks above and this
+        # insert; the database's unique constraints decided. The same answer as the checks give.
+        _name_free(owner=owner, name=board.name)
+        board.slug = _slug_free(owner=owner, name=board.name)
+        with transaction.atomic():
+            board.save()
     return board
 
 

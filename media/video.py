@@ -132,6 +132,8 @@ def probe(data: bytes) -> VideoInfo:
         if not container.streams.video:
             raise MediaRejected("This file has no video track.", code="no_video")
         stream = container.streams.video[0]
+        if stream.codec_context is None:  # FFmpeg found a track but no decoder for its codec
+            raise _unreadable()
         codec = stream.codec_context.name
         if codec not in VIDEO_CODECS:
             raise MediaRejected(

@@ -45,6 +45,30 @@ def test_board_create_refuses_a_duplicate_name_on_the_name_field():
     assert Board.objects.count() == 1
 
 
+def test_a_name_taken_by_a_request_running_at_the_same_time_is_refused_not_a_500(monkeypatch):
+    # wapiti hit this race (both requests passed the checks, the second insert broke the unique
+    # constraint: a 500). The window is forced open here: the checks before the insert do not
+    # see the board the other request made.
+    owner = make_user()
+    services.board_create(owner=owner, name="Recipes")
+    checks_skipped: list[dict] = []
+
+    def the_other_request_has_not_committed_yet(**kwargs):
+        if not checks_skipped:
+            checks_skipped.append(kwargs)
+            return
+        real_name_free(**kwargs)
+
+    real_name_free = services._name_free
+    monkeypatch.setattr(services, "_name_free", the_other_request_has_not_committed_yet)
+    monkeypatch.setattr(Board, "full_clean", lambda self, **kwargs: None)
+    with pytest.raises(ValidationError) as caught:
+        services.board_create(owner=owner, name="recipes")
+    assert caught.value.message_dict == {"name": ["You already have a board called “recipes”."]}
+    assert checks_skipped
+    assert list(Board.objects.filter(owner=owner).values_list("name", flat=True)) == ["Recipes"]
+
+
 def test_a_name_without_letters_still_gets_a_slug():
     owner = make_user()
     assert services.board_create(owner=owner, name="!!!").slug == "board"

@@ -50,10 +50,12 @@ CONVERTED_FORMATS = {"heic", "avif"}  # stored as a re-encoded master, not as up
 ACCEPTED_TEXT = "Upload a JPEG, PNG, GIF or WebP image (HEIC and AVIF photos are converted)."
 
 # What Pillow and its plugins raise on broken input. A fuzzer found IndexError and struct.error
-# in frame counting; everything a decoder can raise is listed so a bad file is a rejection, while
-# errors that are not about the file (a task's time limit, say) still propagate.
+# in frame counting, and RuntimeError from the AVIF and HEIF decoders ("Missing or empty image
+# item"); everything a decoder can raise is listed so a bad file is a rejection, while errors
+# that are not about the file (a task's time limit, say) still propagate.
 DECODE_ERRORS = (
     OSError,
+    RuntimeError,
     ValueError,
     SyntaxError,
     EOFError,

@@ -184,6 +184,7 @@ class Shape:
                 )
             params[position] = value
         with _planned_once_cursor(connection) as cursor:
+            # nosemgrep: sql-text-from-variable - the ORM's own SQL; values are parameters
             cursor.execute(compiled.sql, params)
             rows = cursor.fetchall()
         if compiled.converters:
