@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import uuid
@@ -206,7 +207,13 @@ def _media_asset_ingest(
     media_quota_check(owner=owner, adding=byte_size)
     key = storage.original_key_new(fmt=fmt)
     tier = _original_tier()
-    store(key, _write_class(tier))
+    try:
+        store(key, _write_class(tier))
+    except Exception:
+        # A write that failed half-way (a full disk, a dropped connection) leaves no partial file.
+        with contextlib.suppress(Exception):
+            storage.delete_keys(keys=[key], all_versions=True)
+        raise
     is_video = fields["kind"] == MediaAsset.Kind.VIDEO
     try:
         with transaction.atomic():

@@ -3,8 +3,10 @@ on local disk, the files themselves behind signed URLs."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import posixpath
+import sys
 import time
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -65,10 +67,12 @@ def _asset_reply(request: HttpRequest, asset: MediaAsset) -> JsonResponse:
 
 def _storage_unavailable(action: str) -> JsonResponse:
     logger.exception("media storage failed during %s", action)
-    return JsonResponse(
-        {"error": "Storage is not answering right now; nothing was saved. Try again in a minute."},
-        status=503,
-    )
+    error = sys.exc_info()[1]
+    if isinstance(error, OSError) and error.errno == errno.ENOSPC:
+        message = "The site's storage is full right now; nothing was saved. Try again later."
+    else:
+        message = "Storage is not answering right now; nothing was saved. Try again in a minute."
+    return JsonResponse({"error": message}, status=503)
 
 
 @login_required
