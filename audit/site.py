@@ -67,7 +67,16 @@ class Site:
         self.opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(self.cookies))
 
     def __enter__(self) -> Site:
-        for args in (["migrate", "--noinput", "-v", "0"], ["seed_demo"]):
+        for args in (
+            ["migrate", "--noinput", "-v", "0"],
+            [
+                "collectstatic",
+                "--noinput",
+                "-v",
+                "0",
+            ],  # DEBUG off: hashed static files, as make run
+            ["seed_demo"],
+        ):
             subprocess.run(
                 [sys.executable, "manage.py", *args],
                 cwd=REPO,
