@@ -6,8 +6,10 @@ Policy:
 - Every limit is a fixed window: at most ``count`` hits per ``seconds`` for one key (an account
   name, an email address, a person, a client IP). The windows are aligned to the clock; a hit over
   the count is refused until the window ends. The counts live in the default cache (Redis on the
-  stack; on the embedded default, one process's memory, which is all there is), under a hash of
-  the key so addresses and names are not stored in the clear.
+  stack), under a hash of
+  the key so addresses and names are not stored in the clear. On the embedded default there is no
+  Redis: the ``ratelimit`` cache alias (a file cache under ``var/``) is shared by every process of
+  the site instead, so two web workers do not each give a guesser a fresh allowance.
 - The numbers are ``settings.RATE_LIMITS`` (``{"login_account": (10, 900), ...}``), each read from
   ``RATE_LIMIT_<NAME>=count/seconds`` in the environment; ``0`` turns one limit off and
   ``RATE_LIMITS_ENABLED=false`` turns them all off (for load benchmarks).
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 from functools import wraps
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.cache.backends.locmem import LocMemCache
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
@@ -68,8 +70,14 @@ def _limit(name: str) -> tuple[int, int] | None:
     return (count, seconds) if count > 0 and seconds > 0 else None
 
 
+def _shared():
+    """The cache every process of the site counts in: the ``ratelimit`` alias when configured
+    (the embedded default's file cache), else the default cache (Redis)."""
+    return caches["ratelimit"] if "ratelimit" in settings.CACHES else cache
+
+
 def _cache_down() -> bool:
-    return not getattr(cache, "available", True)
+    return not getattr(_shared(), "available", True)
 
 
 def _count(name: str, key: str, seconds: int, *, add: bool) -> tuple[int, int]:
@@ -79,7 +87,8 @@ def _count(name: str, key: str, seconds: int, *, add: bool) -> tuple[int, int]:
     left = max(1, math.ceil((window + 1) * seconds - now))
     digest = hashlib.sha256(f"{name}\0{key}".encode()).hexdigest()[:32]
     cache_key = f"{namespace}:{name}:{digest}:{window}"
-    store = _local if name in KEPT_WHEN_CACHE_DOWN and _cache_down() else cache
+    shared = _shared()
+    store = _local if name in KEPT_WHEN_CACHE_DOWN and _cache_down() else shared
     if not add:
         return int(store.get(cache_key, 0) or 0), left
     for _attempt in range(2):
@@ -87,7 +96,7 @@ def _count(name: str, key: str, seconds: int, *, add: bool) -> tuple[int, int]:
         try:
             return store.incr(cache_key), left
         except ValueError:  # expired between add and incr, or the cache went away
-            if store is cache and _cache_down():
+            if store is shared and _cache_down():
                 if name not in KEPT_WHEN_CACHE_DOWN:
                     return 0, left  # fail open
                 store = _local

@@ -310,7 +310,16 @@ if REDIS_URL:
         }
     }
 else:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+        # Rate limits must be counted across the web server's processes (pinsite/ratelimit.py):
+        # without Redis, a file cache under var/ that every process of this site shares.
+        "ratelimit": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(VAR_DIR / "cache" / "ratelimit"),
+            "OPTIONS": {"MAX_ENTRIES": 100_000},
+        },
+    }
 # Grid pages cache their pin ids this long (pinsite/page_cache.py); changes retire entries at once.
 PAGE_CACHE_SECONDS = env_int("PAGE_CACHE_SECONDS", 300)
 # After a change, pages are not cached for this long: a read replica in rotation may lag this much.

@@ -242,3 +242,49 @@ def test_a_limit_set_to_zero_is_off(client, limits):
 def test_verdict_minutes_round_up():
     assert ratelimit.Verdict(False, 61).minutes == 2
     assert ratelimit.in_minutes(ratelimit.Verdict(False, 5)) == "1 minute"
+
+
+def test_without_redis_every_process_of_the_site_shares_the_counts(
+    tmp_path, settings, limits, monkeypatch
+):
+    """The embedded default runs several web processes: a guesser's wrong passwords counted in one
+    are seen by another (a real second Python process, configured as `make run` configures it)."""
+    import os
+    import subprocess
+    import sys
+
+    from stack.pytest_plugin import settings_variables
+
+    location = tmp_path / "cache" / "ratelimit"
+    settings.CACHES = {
+        **settings.CACHES,
+        "ratelimit": {
+            "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+            "LOCATION": str(location),
+        },
+    }
+    monkeypatch.setattr(ratelimit, "namespace", "rl")  # the name every process uses
+    limits(login_account=(3, 900))
+    for _ in range(3):
+        ratelimit.hit("login_account", "shared-guess")
+    env = {k: v for k, v in os.environ.items() if k not in settings_variables()}
+    env.update(
+        DJANGO_SETTINGS_MODULE="pinsite.settings",
+        PINSITE_VAR_DIR=str(tmp_path),
+        RATE_LIMIT_LOGIN_ACCOUNT="3/900",
+    )
+    other = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from pinsite import ratelimit; "
+            "print(ratelimit.check('login_account', 'shared-guess').allowed, "
+            "ratelimit.check('login_account', 'someone-else').allowed)",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    assert other.stdout.split() == ["False", "True"], other.stderr
