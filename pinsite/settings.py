@@ -599,9 +599,8 @@ SESSION_COOKIE_HTTPONLY = True
 # Sessions live in the database and are read through the cache: a signed-in page reads its
 # session from Redis (the database only when Redis misses or is down) instead of one query each.
 SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
-CSRF_COOKIE_HTTPONLY = (
-    True  # scripts take the token from the page's csrf-token meta tag, not the cookie
-)
+# Scripts take the token from the page's csrf-token meta tag, never from the cookie.
+CSRF_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
