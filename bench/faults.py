@@ -245,6 +245,17 @@ class Drill:
         worker = [_python(), "-m", "celery", "-A", "pinsite", "worker", "--loglevel", "INFO"]
         self.stack.start_process("celery-worker", [*worker, "--concurrency", "2"], self.env, REPO)
 
+    def worker(self) -> ProcessId | None:
+        return ProcessId.from_json(self.stack._state.get("apps", {}).get("celery-worker"))
+
+    def worker_restarted(self) -> bool:
+        """Start the worker again if it died (what a process supervisor does); say whether."""
+        worker = self.worker()
+        if worker is not None and worker.alive():
+            return False
+        self.start_worker()
+        return True
+
     def manage(self, *args: str) -> str:
         done = subprocess.run(
             [_python(), "manage.py", *args],
@@ -368,8 +379,8 @@ class Drill:
         elif fault == "s3_hung":
             _signal(stack._s3_process(), signal.SIGSTOP)
         elif fault == "worker_killed":
-            worker = ProcessId.from_json(stack._state["apps"]["celery-worker"])
-            if worker is not None:
+            worker = self.worker()
+            if worker is not None and worker.alive():
                 os.killpg(worker.pid, signal.SIGKILL)  # the worker and its pool, mid-task
 
     def undo(self, fault: str) -> None:
@@ -576,6 +587,9 @@ def run(*, quick: bool) -> dict:
                 time.sleep(window)
                 fault_end = time.monotonic()
                 drill.undo(fault)
+                # The worker is started again after its own fault; after any other, a dead
+                # worker is a finding, and it is restarted so the faults after it can drain.
+                died = fault != "worker_killed" and drill.worker_restarted()
                 drill.wait(lambda: drill.get("/healthz") == 200, 60, "the site answers again")
                 time.sleep(settle)
                 drill.uploads_paused.set()  # no upload half-way while objects are counted
@@ -586,6 +600,7 @@ def run(*, quick: bool) -> dict:
                     drill.journal.pages_between(base_start, fault_start),
                 )
                 result["window_seconds"] = round(fault_end - fault_start, 1)
+                result["worker_died"] = died
                 result["uploads"] = upload_figures(
                     drill.journal.uploads_between(fault_start, fault_end)
                 )
