@@ -8,6 +8,7 @@ from bench.faults import (
     Sample,
     Upload,
     after_figures,
+    media_check_counts,
     upload_figures,
     window_figures,
 )
@@ -60,3 +61,22 @@ def test_after_figures_name_missing_objects_orphans_stuck_assets_and_lost_upload
         "assets_stuck_from_window": 1,
         "uploads_lost": 2,
     }
+
+
+def test_media_check_counts_are_read_from_its_report_or_its_error():
+    report = (
+        "Checked 120 objects, 40 assets and 80 renditions in 0.3 s.\n"
+        "  Assets whose original is no longer stored: 0\n"
+        "  Renditions whose object is no longer stored: 3\n"
+        "      e.g. renditions/ab/cd/236.webp\n"
+        "  Objects no row refers to (older than the grace period): 2\n"
+        "  Assets pending or processing for too long: 0\n"
+    )
+    assert media_check_counts(report, "CommandError: 5 problem(s) left; see above") == {
+        "Assets whose original is no longer stored": 0,
+        "Renditions whose object is no longer stored": 3,
+        "Objects no row refers to (older than the grace period)": 2,
+        "Assets pending or processing for too long": 0,
+    }
+    refused = "CommandError: storage is not answering, nothing was changed: timeout"
+    assert media_check_counts("", refused) == {"error": refused}
